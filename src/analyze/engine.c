@@ -1,0 +1,260 @@
+/* engine.c - the packet path: source -> decode -> darknet filter -> classify -> shards.
+ *
+ * Threads: with one worker everything runs on the calling thread. With N workers the calling
+ * thread reads, decodes and classifies (the stateless steps that need the frame bytes), and
+ * hands fixed-size records to N shard threads through single-producer single-consumer rings,
+ * choosing the shard by the source address hash, so a source's packets stay in order on one
+ * shard and shards share no mutable state. */
+#include "analyze/engine.h"
+
+#include <pcap/pcap.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/shard.h"
+#include "classify/classify.h"
+#include "core/log.h"
+#include "decode/decode.h"
+
+#define BATCH 32
+#define RING_SIZE 8192 /* records per ring; power of two */
+#define STATS_POLL 4096
+
+struct ring_item {
+    struct ds_pkt p;
+    uint64_t h;
+};
+
+/* SPSC ring: the reader owns head and `stage`, the worker owns tail. */
+struct ring {
+    _Alignas(64) atomic_size_t head;
+    _Alignas(64) atomic_size_t tail;
+    _Alignas(64) atomic_int done;
+    size_t local_head; /* reader-private: written but not yet published */
+    struct ring_item *items;
+};
+
+struct worker {
+    pthread_t thread;
+    struct ring ring;
+    struct ds_shard shard;
+    int started;
+};
+
+static void backoff(unsigned *spins)
+{
+    if (++*spins < 64) {
+        __builtin_ia32_pause();
+    } else {
+        sched_yield();
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct ring *r = &w->ring;
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    unsigned spins = 0;
+    for (;;) {
+        size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (head == tail) {
+            if (atomic_load_explicit(&r->done, memory_order_acquire) &&
+                atomic_load_explicit(&r->head, memory_order_acquire) == tail)
+                break;
+            backoff(&spins);
+            continue;
+        }
+        spins = 0;
+        /* prefetch a window ahead, then ingest */
+        for (size_t i = tail; i != head; i++) {
+            size_t ahead = i + 8;
+            if (ahead - tail < head - tail)
+                ds_hosttab_prefetch(&w->shard.hosts, r->items[ahead & (RING_SIZE - 1)].h);
+            struct ring_item *it = &r->items[i & (RING_SIZE - 1)];
+            ds_shard_ingest(&w->shard, &it->p, it->h);
+            if (((i + 1) & 255) == 0)
+                atomic_store_explicit(&r->tail, i + 1, memory_order_release);
+        }
+        tail = head;
+        atomic_store_explicit(&r->tail, tail, memory_order_release);
+    }
+    return NULL;
+}
+
+static void ring_publish(struct ring *r)
+{
+    atomic_store_explicit(&r->head, r->local_head, memory_order_release);
+}
+
+/* Returns a slot to fill (waits while the ring is full). */
+static struct ring_item *ring_slot(struct ring *r)
+{
+    unsigned spins = 0;
+    while (r->local_head - atomic_load_explicit(&r->tail, memory_order_acquire) >= RING_SIZE) {
+        ring_publish(r);
+        backoff(&spins);
+    }
+    return &r->items[r->local_head & (RING_SIZE - 1)];
+}
+
+/* Decodes, filters and classifies one frame. Returns 1 when p is a darknet packet to ingest,
+ * 0 when it was counted as skipped in *rs. */
+static int prepare(const struct ds_frame *f, const struct ds_darknet *dn, struct ds_summary *rs,
+                   struct ds_pkt *p)
+{
+    rs->packets++;
+    enum ds_decode_rc rc = ds_decode(f->linktype, f->data, f->caplen, f->wirelen, f->ts_ns, p);
+    switch (rc) {
+    case DS_DECODE_OK:
+        break;
+    case DS_DECODE_TRUNCATED:
+        rs->skipped[DS_SKIP_TRUNCATED]++;
+        return 0;
+    case DS_DECODE_MALFORMED:
+        rs->skipped[DS_SKIP_MALFORMED]++;
+        return 0;
+    case DS_DECODE_NON_IP:
+        rs->skipped[DS_SKIP_NON_IP]++;
+        return 0;
+    case DS_DECODE_UNSUPPORTED_LINK:
+        if (ds_summary_count_link(rs, f->linktype)) {
+            const char *name = pcap_datalink_val_to_name((int)f->linktype);
+            ds_warn("decode",
+                    "link type %u (%s) is not supported: its frames are counted as "
+                    "unsupported_link and skipped",
+                    f->linktype, name ? name : "unknown");
+        }
+        return 0;
+    }
+    if (!ds_darknet_contains(dn, &p->dst)) {
+        rs->skipped[DS_SKIP_NOT_DARKNET]++;
+        return 0;
+    }
+    ds_classify(p);
+    return 1;
+}
+
+static void poll_stats(const struct ds_engine_opts *o, struct ds_source *src)
+{
+    if (o->stats_request && *o->stats_request) {
+        *o->stats_request = 0;
+        if (o->on_stats)
+            o->on_stats(o->ctx, src);
+    }
+}
+
+static int run_inline(const struct ds_engine_opts *o, struct ds_source *src,
+                      struct ds_summary *out, struct ds_engine_result *res, struct ds_err *err)
+{
+    struct ds_shard shard;
+    struct ds_pkt batch[BATCH];
+    uint64_t hashes[BATCH];
+    int rc = ds_shard_init(&shard, o->expected_hosts);
+    if (rc < 0)
+        return ds_err_set(err, rc, "cannot allocate the host table (%zu hosts)", o->expected_hosts);
+    struct ds_frame f;
+    int n = 0;
+    uint64_t frames = 0;
+    for (;;) {
+        rc = ds_source_next(src, &f, err);
+        if (rc <= 0)
+            break;
+        frames++;
+        if (prepare(&f, o->darknet, out, &batch[n])) {
+            hashes[n] = ds_hosttab_hash(&batch[n].src);
+            ds_hosttab_prefetch(&shard.hosts, hashes[n]);
+            if (++n == BATCH) {
+                for (int i = 0; i < n; i++)
+                    ds_shard_ingest(&shard, &batch[i], hashes[i]);
+                n = 0;
+            }
+        }
+        if ((frames & (STATS_POLL - 1)) == 0)
+            poll_stats(o, src);
+        if (o->max_packets && frames >= o->max_packets)
+            break;
+    }
+    for (int i = 0; i < n; i++)
+        ds_shard_ingest(&shard, &batch[i], hashes[i]);
+    ds_summary_merge(out, shard.sum);
+    res->oom_drops += shard.oom_drops;
+    ds_shard_free(&shard);
+    return rc < 0 ? rc : 0;
+}
+
+static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
+                       struct ds_summary *out, struct ds_engine_result *res, struct ds_err *err)
+{
+    int nw = o->workers;
+    int rc = 0;
+    struct worker *w = calloc((size_t)nw, sizeof *w);
+    if (!w)
+        return ds_err_set(err, -ENOMEM, "out of memory starting %d workers", nw);
+    for (int i = 0; i < nw; i++) {
+        w[i].ring.items = malloc(RING_SIZE * sizeof(struct ring_item));
+        if (!w[i].ring.items || ds_shard_init(&w[i].shard, o->expected_hosts / (size_t)nw) < 0) {
+            rc = ds_err_set(err, -ENOMEM, "out of memory starting worker %d", i);
+            goto out;
+        }
+        if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
+            rc = ds_err_set(err, -EAGAIN, "cannot start worker thread %d", i);
+            goto out;
+        }
+        w[i].started = 1;
+    }
+    struct ds_frame f;
+    uint64_t frames = 0;
+    struct ds_pkt p;
+    for (;;) {
+        rc = ds_source_next(src, &f, err);
+        if (rc <= 0)
+            break;
+        frames++;
+        if (prepare(&f, o->darknet, out, &p)) {
+            uint64_t h = ds_hosttab_hash(&p.src);
+            struct ring *r = &w[(h >> 32) % (uint64_t)nw].ring;
+            struct ring_item *it = ring_slot(r);
+            it->p = p;
+            it->p.payload = NULL; /* the frame buffer is not the worker's to read */
+            it->h = h;
+            r->local_head++;
+            if ((r->local_head & (BATCH - 1)) == 0)
+                ring_publish(r);
+        }
+        if ((frames & (STATS_POLL - 1)) == 0)
+            poll_stats(o, src);
+        if (o->max_packets && frames >= o->max_packets)
+            break;
+    }
+out:
+    for (int i = 0; i < nw; i++) {
+        if (!w[i].started)
+            continue;
+        ring_publish(&w[i].ring);
+        atomic_store_explicit(&w[i].ring.done, 1, memory_order_release);
+        pthread_join(w[i].thread, NULL);
+    }
+    for (int i = 0; i < nw; i++) {
+        if (w[i].shard.sum) {
+            ds_summary_merge(out, w[i].shard.sum);
+            res->oom_drops += w[i].shard.oom_drops;
+        }
+        ds_shard_free(&w[i].shard);
+        free(w[i].ring.items);
+    }
+    free(w);
+    return rc < 0 ? rc : 0;
+}
+
+int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct ds_summary *out,
+                  struct ds_engine_result *res, struct ds_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (o->workers <= 1)
+        return run_inline(o, src, out, res, err);
+    return run_sharded(o, src, out, res, err);
+}

@@ -1,0 +1,311 @@
+/* cmd_analyze.c - `darkscope analyze`: read captures or an interface, print exact counts. */
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analyze/engine.h"
+#include "analyze/report.h"
+#include "capture/capture.h"
+#include "cli/cli.h"
+#include "core/darknet.h"
+#include "core/log.h"
+#include "core/options.h"
+
+static const char *const format_names[] = {"table", "csv", "json", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+
+struct analyze_settings {
+    struct ds_strlist read;
+    char *iface;
+    char *filter;
+    struct ds_strlist darknet;
+    struct ds_strlist darknet_file;
+    int format;
+    long top;
+    long threads;
+    long snaplen;
+    bool immediate;
+    bool promisc;
+    long buffer_mb;
+    long count;
+    long duration;
+    char *output;
+    int log_level;
+    bool log_json;
+    char *config;
+    bool dump_config;
+    bool help;
+};
+
+#define OPT(f) offsetof(struct analyze_settings, f)
+static const struct ds_option analyze_options[] = {
+    {.name = "read", .short_name = 'r', .type = DS_OPT_LIST, .offset = OPT(read),
+     .metavar = "FILE|DIR|-",
+     .help = "read pcap/pcapng (optionally gzip/zstd) files, directories of rotated files, or stdin",
+     .cli_only = true},
+    {.name = "interface", .short_name = 'i', .type = DS_OPT_STRING, .offset = OPT(iface),
+     .metavar = "IFACE", .help = "capture live from this interface", .cli_only = true},
+    {.name = "filter", .short_name = 'f', .type = DS_OPT_STRING, .offset = OPT(filter),
+     .metavar = "BPF", .help = "BPF filter expression (also accepted as trailing arguments)"},
+    {.name = "darknet", .short_name = 'd', .type = DS_OPT_LIST, .offset = OPT(darknet),
+     .metavar = "CIDR[,CIDR]", .help = "monitored prefixes, v4 or v6 (default: every destination)"},
+    {.name = "darknet-file", .type = DS_OPT_LIST, .offset = OPT(darknet_file), .metavar = "FILE",
+     .help = "read monitored prefixes from a file, one or more per line, # comments"},
+    {.name = "format", .type = DS_OPT_ENUM, .offset = OPT(format), .def = "table",
+     .choices = format_names, .metavar = "table|csv|json", .help = "output format"},
+    {.name = "top", .type = DS_OPT_INT, .offset = OPT(top), .def = "100", .min = 0,
+     .max = 131072, .metavar = "N", .help = "destination ports to list"},
+    {.name = "threads", .short_name = 'T', .type = DS_OPT_INT, .offset = OPT(threads),
+     .def = "1", .min = 1, .max = 256, .metavar = "N",
+     .help = "shard workers (1: single thread; N>1: a reader plus N shard threads)"},
+    {.name = "snaplen", .short_name = 's', .type = DS_OPT_INT, .offset = OPT(snaplen),
+     .def = "262144", .min = 64, .max = 262144, .metavar = "BYTES",
+     .help = "live: bytes captured per packet"},
+    {.name = "immediate", .type = DS_OPT_BOOL, .offset = OPT(immediate), .def = "yes",
+     .help = "live: deliver packets at once (no kernel batching)"},
+    {.name = "promisc", .type = DS_OPT_BOOL, .offset = OPT(promisc), .def = "yes",
+     .help = "live: put the interface in promiscuous mode"},
+    {.name = "buffer-size", .short_name = 'B', .type = DS_OPT_INT, .offset = OPT(buffer_mb),
+     .def = "0", .min = 0, .max = 65536, .metavar = "MiB",
+     .help = "live: kernel capture buffer (0: libpcap default)"},
+    {.name = "count", .short_name = 'c', .type = DS_OPT_INT, .offset = OPT(count), .def = "0",
+     .min = 0, .max = LONG_MAX, .metavar = "N", .help = "stop after N packets (0: no limit)"},
+    {.name = "duration", .type = DS_OPT_INT, .offset = OPT(duration), .def = "0", .min = 0,
+     .max = 31536000, .metavar = "SECONDS", .help = "live: stop after this many seconds (0: no limit)"},
+    {.name = "output", .short_name = 'o', .type = DS_OPT_STRING, .offset = OPT(output),
+     .metavar = "FILE", .help = "write the report here instead of standard output",
+     .cli_only = true},
+    {.name = "log-level", .type = DS_OPT_ENUM, .offset = OPT(log_level), .def = "warn",
+     .choices = level_names, .metavar = "LEVEL", .help = "error|warn|info|debug"},
+    {.name = "log-json", .type = DS_OPT_BOOL, .offset = OPT(log_json),
+     .help = "write log lines as JSON objects"},
+    {.name = "config", .type = DS_OPT_STRING, .offset = OPT(config), .metavar = "FILE",
+     .help = "read settings from FILE (flags override it)", .cli_only = true},
+    {.name = "dump-config", .type = DS_OPT_BOOL, .offset = OPT(dump_config),
+     .help = "print the effective settings as a config file and exit", .cli_only = true},
+    {.name = "help", .short_name = 'h', .type = DS_OPT_BOOL, .offset = OPT(help),
+     .help = "show this help", .cli_only = true},
+};
+#define N_OPTS (sizeof analyze_options / sizeof analyze_options[0])
+
+/* Signal plumbing: the handler only touches these (async-signal-safe), set before capture. */
+static struct ds_source *volatile g_src;
+static volatile sig_atomic_t g_stats_request;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    if (g_src)
+        ds_source_break(g_src);
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_stats_request = 1;
+}
+
+static void print_capture_stats(void *ctx, struct ds_source *src)
+{
+    (void)ctx;
+    struct ds_capture_stats st;
+    ds_source_stats(src, &st);
+    if (st.live)
+        fprintf(stderr,
+                "darkscope: capture: %" PRIu64 " packets delivered, %" PRIu64
+                " received by filter, %" PRIu64 " dropped by kernel, %" PRIu64
+                " dropped by interface\n",
+                st.frames, st.kernel_received, st.kernel_dropped, st.if_dropped);
+    else
+        fprintf(stderr,
+                "darkscope: capture: %" PRIu64 " packets read, %" PRIu64 " filtered out, %" PRIu64
+                " inputs done, %" PRIu64 " rejected, %" PRIu64 " cut short\n",
+                st.frames, st.filtered_out, st.inputs_ok, st.inputs_rejected, st.inputs_cut);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: darkscope analyze -r FILE... | -i IFACE [--darknet CIDR,...] [-f BPF]\n"
+               "                         [--format table|csv|json] [OPTIONS] [BPF...]\n\n"
+               "Reads packets, keeps those sent to the darknet, classifies them and prints exact\n"
+               "counts: classes, tool fingerprints, sources and top destination ports.\n\n");
+    ds_options_help(analyze_options, N_OPTS, f);
+}
+
+/* Loads --config first so that flags override it. */
+static int load_settings(struct analyze_settings *s, int argc, char **argv,
+                         struct ds_strlist *pos, struct ds_err *err)
+{
+    int rc = ds_options_defaults(analyze_options, N_OPTS, s, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path && (rc = ds_options_parse_file(analyze_options, N_OPTS, s, path, err)) < 0)
+            return rc;
+    }
+    return ds_options_parse_argv(analyze_options, N_OPTS, s, argc, argv, pos, err);
+}
+
+/* Joins trailing arguments into one BPF expression, tcpdump style. */
+static char *join_args(const struct ds_strlist *l)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < l->n; i++)
+        len += strlen(l->v[i]) + 1;
+    char *s = calloc(1, len);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, l->v[i]);
+    }
+    return s;
+}
+
+static int analyze_run(int argc, char **argv)
+{
+    struct analyze_settings s = {0};
+    struct ds_strlist pos = {0};
+    struct ds_err err = {0};
+    struct ds_darknet dn;
+    struct ds_source *src = NULL;
+    struct ds_summary *sum = NULL;
+    FILE *out = stdout;
+    int status = DS_EXIT_USAGE;
+    ds_darknet_init(&dn);
+
+    if (load_settings(&s, argc, argv, &pos, &err) < 0) {
+        fprintf(stderr, "darkscope analyze: %s\n", err.msg);
+        usage(stderr);
+        goto out;
+    }
+    if (s.help) {
+        usage(stdout);
+        status = DS_EXIT_OK;
+        goto out;
+    }
+    ds_log_setup((enum ds_log_level)s.log_level, s.log_json);
+    if (pos.n) {
+        if (s.filter) {
+            fprintf(stderr, "darkscope analyze: give the BPF filter either with -f or as "
+                            "trailing arguments, not both (got -f '%s' and '%s')\n",
+                    s.filter, pos.v[0]);
+            goto out;
+        }
+        s.filter = join_args(&pos);
+    }
+    if (s.dump_config) {
+        ds_options_dump(analyze_options, N_OPTS, &s, stdout);
+        status = DS_EXIT_OK;
+        goto out;
+    }
+    if (!s.read.n == !s.iface) {
+        fprintf(stderr, "darkscope analyze: give either -r FILE... or -i IFACE\n");
+        usage(stderr);
+        goto out;
+    }
+    for (size_t i = 0; i < s.darknet.n; i++)
+        if (ds_darknet_add_list(&dn, s.darknet.v[i], "--darknet", &err) < 0)
+            goto bad;
+    for (size_t i = 0; i < s.darknet_file.n; i++)
+        if (ds_darknet_add_file(&dn, s.darknet_file.v[i], &err) < 0)
+            goto bad;
+    ds_darknet_finish(&dn);
+
+    struct ds_capture_opts co = {
+        .paths = (const char *const *)s.read.v,
+        .n_paths = s.read.n,
+        .iface = s.iface,
+        .bpf = s.filter,
+        .snaplen = (int)s.snaplen,
+        .immediate = s.immediate,
+        .promisc = s.promisc,
+        .buffer_mb = (int)s.buffer_mb,
+    };
+    status = DS_EXIT_FAIL;
+    if (ds_source_open(&src, &co, &err) < 0)
+        goto bad;
+    if (s.output && !(out = fopen(s.output, "w"))) {
+        fprintf(stderr, "darkscope analyze: cannot write '%s': %s\n", s.output, strerror(errno));
+        out = stdout;
+        goto out;
+    }
+    sum = calloc(1, sizeof *sum);
+    if (!sum) {
+        fprintf(stderr, "darkscope analyze: out of memory\n");
+        goto out;
+    }
+
+    g_src = src;
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+    struct sigaction su = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
+    sigemptyset(&su.sa_mask);
+    sigaction(SIGUSR1, &su, NULL);
+    if (s.duration)
+        alarm((unsigned)s.duration);
+
+    struct ds_engine_opts eo = {
+        .darknet = &dn,
+        .workers = (int)s.threads,
+        .expected_hosts = 65536,
+        .max_packets = (uint64_t)s.count,
+        .stats_request = &g_stats_request,
+        .on_stats = print_capture_stats,
+    };
+    struct ds_engine_result res;
+    int rc = ds_engine_run(&eo, src, sum, &res, &err);
+    alarm(0);
+    g_src = NULL;
+    if (rc < 0)
+        fprintf(stderr, "darkscope analyze: %s (counts below cover what was read before)\n",
+                err.msg);
+    if (res.oom_drops)
+        fprintf(stderr, "darkscope analyze: out of memory: %" PRIu64 " packets not fully counted\n",
+                res.oom_drops);
+
+    struct ds_capture_stats cst;
+    ds_source_stats(src, &cst);
+    if (cst.live)
+        print_capture_stats(NULL, src);
+    struct ds_report_meta meta = {.darknet = &dn, .capture = &cst, .top = (size_t)s.top};
+    if (ds_report_write(out, (enum ds_format)s.format, sum, &meta) < 0) {
+        fprintf(stderr, "darkscope analyze: writing the report failed: %s\n", strerror(errno));
+        goto out;
+    }
+    status = (rc < 0 || res.oom_drops || cst.inputs_rejected || cst.inputs_cut) ? DS_EXIT_PARTIAL
+                                                                               : DS_EXIT_OK;
+    goto out;
+bad:
+    fprintf(stderr, "darkscope analyze: %s\n", err.msg);
+out:
+    if (out != stdout)
+        fclose(out);
+    if (src)
+        ds_source_close(src);
+    free(sum);
+    ds_darknet_free(&dn);
+    ds_strlist_free(&pos);
+    ds_options_free(analyze_options, N_OPTS, &s);
+    return status;
+}
+
+const struct ds_command ds_cmd_analyze = {
+    .name = "analyze",
+    .summary = "read captures or an interface; print exact darknet counts",
+    .run = analyze_run,
+};

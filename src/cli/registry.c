@@ -1,0 +1,10 @@
+/* registry.c - the table of subcommands dispatched by main(). */
+#include "cli/cli.h"
+
+#include <stddef.h>
+
+const struct ds_command *const ds_commands[] = {
+    &ds_cmd_analyze,
+    &ds_cmd_gen,
+    NULL,
+};

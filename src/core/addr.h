@@ -1,0 +1,77 @@
+/* addr.h - IPv4/IPv6 addresses and prefixes: one 16-byte form, parsing and formatting. */
+#ifndef DS_ADDR_H
+#define DS_ADDR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/err.h"
+
+/*
+ * Every address is kept as 16 bytes in network order; IPv4 is the v4-mapped form
+ * ::ffff:a.b.c.d so one table can hold both families. ds_addr_v4() reads the IPv4 value
+ * in host order (only meaningful when ds_addr_is_v4()).
+ */
+struct ds_addr {
+    uint8_t b[16];
+};
+
+struct ds_prefix {
+    struct ds_addr addr; /* host bits are zero */
+    uint8_t len;         /* 0..128 in the 16-byte space; an IPv4 /n is 96+n */
+};
+
+#define DS_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+#define DS_PREFIX_STRLEN 50
+
+static inline bool ds_addr_is_v4(const struct ds_addr *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a->b, mapped, 12) == 0;
+}
+
+static inline uint32_t ds_addr_v4(const struct ds_addr *a)
+{
+    return ((uint32_t)a->b[12] << 24) | ((uint32_t)a->b[13] << 16) | ((uint32_t)a->b[14] << 8) |
+           a->b[15];
+}
+
+static inline void ds_addr_set_v4(struct ds_addr *a, uint32_t v4)
+{
+    memset(a->b, 0, 10);
+    a->b[10] = 0xff;
+    a->b[11] = 0xff;
+    a->b[12] = (uint8_t)(v4 >> 24);
+    a->b[13] = (uint8_t)(v4 >> 16);
+    a->b[14] = (uint8_t)(v4 >> 8);
+    a->b[15] = (uint8_t)v4;
+}
+
+static inline void ds_addr_set_v6(struct ds_addr *a, const uint8_t v6[16]) { memcpy(a->b, v6, 16); }
+
+static inline bool ds_addr_eq(const struct ds_addr *x, const struct ds_addr *y)
+{
+    return memcmp(x->b, y->b, 16) == 0;
+}
+
+/* Parses "192.0.2.1" or "2001:db8::1". Returns 0 or -EINVAL with a message naming text. */
+int ds_addr_parse(struct ds_addr *out, const char *text, struct ds_err *err);
+
+/* Parses "198.51.100.0/24", "2001:db8::/32" or a bare address (host prefix). Host bits
+ * set below the prefix length are an error (they usually mean a typo). */
+int ds_prefix_parse(struct ds_prefix *out, const char *text, struct ds_err *err);
+
+/* Formats into buf (at least DS_ADDR_STRLEN / DS_PREFIX_STRLEN bytes); returns buf. */
+char *ds_addr_format(const struct ds_addr *a, char *buf);
+char *ds_prefix_format(const struct ds_prefix *p, char *buf);
+
+/* True when a lies inside p. */
+bool ds_prefix_contains(const struct ds_prefix *p, const struct ds_addr *a);
+
+static inline bool ds_prefix_is_v4(const struct ds_prefix *p)
+{
+    return p->len >= 96 && ds_addr_is_v4(&p->addr);
+}
+
+#endif
