@@ -70,6 +70,8 @@ static void tcp_options(const uint8_t *p, uint32_t n, bool full, struct ds_pkt *
             out->tcp_wscale = p[i + 2];
         i += len;
     }
+    if (!full)
+        out->flags |= DS_PKT_OPTS_CUT;
 }
 
 /* Decodes the inner header quoted by an ICMP/ICMPv6 error; leaves DS_PKT_QUOTE clear when

@@ -110,7 +110,8 @@ size_t ds_craft_packet(uint8_t *buf, size_t cap, const struct ds_craft *s)
             wr32(ip + 44, 0x12345678u ^ s->ip_id);
         }
     }
-    memcpy(th + l4, s->payload, s->payload_len);
+    if (s->payload_len)
+        memcpy(th + l4, s->payload, s->payload_len);
     /* pseudo-header sum for TCP/UDP/ICMPv6 */
     uint32_t ph = 0;
     if (v4) {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs the Debian packages darkscope needs to build, test and run.
+# Idempotent and silent when everything is present. As root it uses apt-get; otherwise it
+# prints the command to run and fails.
+set -euo pipefail
+
+# package            why
+PKGS=(
+  build-essential     # gcc, make
+  cmake               # build system
+  pkg-config          # finds the libraries below
+  clang               # sanitizer + libFuzzer build used by `make check`
+  libclang-rt-14-dev  # clang's ASan/UBSan/libFuzzer runtimes
+  libpcap-dev         # live capture, BPF filters, the benchmark floor
+  libzstd-dev         # zstd-compressed captures
+  zlib1g-dev          # gzip-compressed captures
+  libjansson-dev      # JSON output
+  libcmocka-dev       # unit tests
+  jq                  # end-to-end tests compare JSON
+  tcpreplay           # live-capture test replays a capture into a veth pair
+  iproute2            # network namespaces and veth pairs for the live test
+  tcpdump             # cross-checks in tests (independent counts)
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "darkscope needs these Debian packages: ${missing[*]}" >&2
+  echo "install them with:  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
