@@ -19,7 +19,9 @@ PKGS=(
   jq                  # end-to-end tests compare JSON
   tcpreplay           # live-capture test replays a capture into a veth pair
   iproute2            # network namespaces and veth pairs for the live test
-  tcpdump             # cross-checks in tests (independent counts)
+  tcpdump             # benchmark comparison, cross-checks
+  bc                  # benchmark arithmetic
+  zstd                # tests compress captures with the zstd tool
 )
 
 missing=()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# run.sh - the packet-path benchmark: darkscope analyze against a minimal libpcap read loop
+# (bench_pcap_floor) over the same page-cached 10,000,000-packet darknet capture.
+# Prints each timing and the ratio analyze/floor (lower is better; 1.0 = as fast as merely
+# reading the file with libpcap). Usage: bench/run.sh BUILD_DIR
+set -euo pipefail
+build=${1:-build}
+bin=$build/darkscope
+floor=$build/bench/bench_pcap_floor
+data=bench/data
+mkdir -p "$data"
+pcap=$data/darknet-10M.pcap
+darknet=198.18.0.0/16  # the generator's bench profile darknet
+runs=${BENCH_RUNS:-3}
+
+if [ ! -s "$pcap" ]; then
+  echo "bench: generating $pcap (once; cached in $data/)" >&2
+  "$bin" gen --profile bench --seed 1 -w "$pcap.tmp" --truth "$data/darknet-10M.truth.json" >&2
+  mv "$pcap.tmp" "$pcap"
+fi
+bytes=$(stat -c %s "$pcap")
+
+# best of N wall-clock seconds for a command (stdout discarded)
+best() {
+  local best_t="" t0 t1 t
+  for _ in $(seq "$runs"); do
+    t0=$(date +%s.%N)
+    "$@" >/dev/null
+    t1=$(date +%s.%N)
+    t=$(echo "$t1 - $t0" | bc -l)
+    if [ -z "$best_t" ] || [ "$(echo "$t < $best_t" | bc -l)" = 1 ]; then best_t=$t; fi
+  done
+  echo "$best_t"
+}
+
+cat "$pcap" >/dev/null   # page cache
+packets=$("$floor" "$pcap" | awk '{print $1}')
+echo "file: $pcap ($packets packets, $bytes bytes, $(jq .sources "$data/darknet-10M.truth.json" 2>/dev/null || echo '?') sources)"
+t_floor=$(best "$floor" "$pcap")
+t_an1=$(best "$bin" analyze -r "$pcap" --darknet "$darknet" --format json --threads 1)
+t_an2=$(best "$bin" analyze -r "$pcap" --darknet "$darknet" --format json --threads 2)
+t_tcpdump=""
+if command -v tcpdump >/dev/null; then t_tcpdump=$(best tcpdump -r "$pcap" -w /dev/null 2>/dev/null); fi
+
+row() { # name seconds
+  printf '%-40s %8.3f s %8.2f Mpkt/s  %5.2fx floor\n' "$1" "$2" \
+    "$(echo "$packets / $2 / 1000000" | bc -l)" "$(echo "$2 / $t_floor" | bc -l)"
+}
+echo "best of $runs runs, same page-cached file:"
+row "floor: libpcap pcap_next_ex loop" "$t_floor"
+[ -n "$t_tcpdump" ] && row "tcpdump -r f -w /dev/null" "$t_tcpdump"
+row "darkscope analyze (1 thread)" "$t_an1"
+row "darkscope analyze (reader + 2 shards)" "$t_an2"
+printf 'RATIO analyze/floor (1 thread): %.2f\n' "$(echo "$t_an1 / $t_floor" | bc -l)"
