@@ -15,6 +15,8 @@ PKGS=(
   libzstd-dev         # zstd-compressed captures
   zlib1g-dev          # gzip-compressed captures
   libjansson-dev      # JSON output
+  libmaxminddb-dev    # country/ASN enrichment from MMDB files
+  mmdb-bin            # mmdblookup, to check geo databases by hand
   libcmocka-dev       # unit tests
   jq                  # end-to-end tests compare JSON
   tcpreplay           # live-capture test replays a capture into a veth pair
@@ -23,6 +25,10 @@ PKGS=(
   bc                  # benchmark arithmetic
   zstd                # tests compress captures with the zstd tool
 )
+
+# npm installs the geo databases (scripts/install-geodb.sh); a Node.js that ships its own npm
+# (e.g. NodeSource's) is fine, Debian's npm is the fallback.
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
