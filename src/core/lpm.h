@@ -26,9 +26,9 @@
  * added last ("later wins"); the iterator yields every one, the latest first, so a registry
  * where two organisations register the same range sees both.
  *
- * Lookups allocate nothing and take no locks. IPv4: a 16-8-8 multibit trie with leaf
- * pushing (at most three dependent loads). IPv6: a sorted array of disjoint intervals and a
- * binary search. docs/enrichment.md has the design and the measured costs.
+ * Lookups allocate nothing and take no locks: each family is a sorted array of disjoint
+ * intervals with a 65,536-slot index on the top 16 bits, then a short binary search.
+ * docs/enrichment.md has the design and the measured costs.
  */
 
 struct ds_lpm;         /* the read-only table */
@@ -48,7 +48,7 @@ size_t ds_lpm_builder_count(const struct ds_lpm_builder *b);
 void ds_lpm_builder_free(struct ds_lpm_builder *b);
 
 /* Builds the table from the builder's prefixes (the builder is left unchanged and may be
- * freed or reused). 0, -ENOMEM or -E2BIG (trie too large). The caller owns *out. */
+ * freed or reused). 0 or -ENOMEM. The caller owns *out. */
 int ds_lpm_build(const struct ds_lpm_builder *b, struct ds_lpm **out, struct ds_err *err);
 
 void ds_lpm_free(struct ds_lpm *t);
@@ -74,7 +74,7 @@ bool ds_lpm_iter_next(struct ds_lpm_iter *it, struct ds_prefix *prefix, uint32_t
 
 struct ds_lpm_stats {
     size_t prefixes;     /* entries in the table (duplicates included) */
-    size_t v4_chunks;    /* 256-slot trie chunks below the 65,536-slot root */
+    size_t v4_intervals; /* disjoint intervals in the IPv4 array */
     size_t v6_intervals; /* disjoint intervals in the IPv6 array */
     size_t bytes;        /* heap bytes held by the table */
 };

@@ -116,7 +116,10 @@ static void test_basic(void **st)
     struct ds_lpm_stats s;
     ds_lpm_get_stats(t, &s);
     assert_int_equal(s.prefixes, 8);
-    assert_int_equal(s.v4_chunks, 4); /* 10.1/16 -> 10.1.2/24 -> /32; 192.0/16 -> 192.0.2/24 */
+    /* 0 | 10/8 | 10.1/16 | 10.1.2/24 | .3/32 | 10.1.2/24 | 10.1/16 | 10/8 | 0 | 192.0.2/25 | 0 */
+    assert_int_equal(s.v4_intervals, 11);
+    /* :: | 2001:db8/32 | 1::/48 | 1::1 | 1::/48 | /32 | :: */
+    assert_int_equal(s.v6_intervals, 7);
     ds_lpm_free(t);
 }
 
@@ -154,13 +157,14 @@ static void test_defaults_and_duplicates(void **st)
     assert_int_equal(got[4], 100);
     ds_lpm_free(t);
 
-    /* IPv6 only: IPv4 lookups find nothing and allocate no trie */
+    /* IPv6 only: IPv4 lookups find nothing and allocate no IPv4 index */
     struct ds_prefix p6[] = {pfx("2001:db8::/32")};
     t = build(p6, vals, 1);
     assert_false(ds_lpm_lookup_v4(t, 0x0a000001, &v));
     struct ds_lpm_stats s;
     ds_lpm_get_stats(t, &s);
-    assert_true(s.bytes < 4096);
+    assert_true(s.bytes < 300000);
+    assert_int_equal(s.v4_intervals, 0);
     ds_lpm_free(t);
 
     /* empty table */
