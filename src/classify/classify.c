@@ -49,6 +49,13 @@ int ds_addr_nonroutable(const struct ds_addr *a)
         uint32_t v = ds_addr_v4(a);
         if (v >= 0xe0000000u) /* 224/4 and above */
             return 1;
+        /* fast exit: only these first octets can start a listed range */
+        switch (v >> 24) {
+        case 0: case 10: case 127: case 169: case 172: case 192: case 198: case 203:
+            break;
+        default:
+            return 0;
+        }
         for (size_t i = 0; i < sizeof nonroutable4 / sizeof nonroutable4[0]; i++)
             if ((v & nonroutable4[i].mask) == nonroutable4[i].net)
                 return 1;
