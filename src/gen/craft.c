@@ -63,6 +63,8 @@ size_t ds_craft_packet(uint8_t *buf, size_t cap, const struct ds_craft *s)
     default:
         l4 = 0;
     }
+    if (s->raw_l4)
+        l4 = 0;
     if (optlen > 40)
         return 0;
     size_t total = l2 + l3 + l4 + s->payload_len;
@@ -123,7 +125,7 @@ size_t ds_craft_packet(uint8_t *buf, size_t cap, const struct ds_craft *s)
         ph = sum16(s->dst.b, 16, ph);
         ph += s->proto + (uint32_t)l4len;
     }
-    switch (s->proto) {
+    switch (s->raw_l4 ? 0 : s->proto) {
     case 6:
         wr16(th, s->sport);
         wr16(th + 2, s->dport);

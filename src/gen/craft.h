@@ -36,6 +36,9 @@ struct ds_craft {
     /* transport payload (for ICMP errors: the quoted packet) */
     const uint8_t *payload;
     size_t payload_len;
+    /* When true no transport header is built whatever proto says: payload is the whole IP
+     * payload (non-first fragments, a header written by hand). */
+    bool raw_l4;
 };
 
 /* Writes the frame into buf (cap bytes). Returns the frame length, or 0 if cap is too small
