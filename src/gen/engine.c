@@ -446,12 +446,24 @@ int ds_gen_emit(struct ds_gen *g, uint64_t t, const struct ds_craft *spec0,
     s->fps |= (uint8_t)(fps | (uc ? DS_FP_BIT(DS_FP_UNICORNSCAN) : 0));
     if ((spec.proto == 6 || spec.proto == 17) && ds_rules_has_l4(&spec)) {
         unsigned u = spec.proto == 17;
+        uint32_t k = ((uint32_t)u << 16 | spec.dport) + 1;
         tr->port_packets[u][spec.dport]++;
-        rc = ds_pairset_hit(&tr->pairs, ds_pair_key(m->src, u, spec.dport));
-        if (rc < 0)
-            return ds_err_set(g->err, rc, "out of memory counting port sources");
-        if (rc > 0)
+        if (s->pair_key[0] == k) {
+            s->pair_packets[0]++;
+        } else if (s->pair_key[1] == k) {
+            s->pair_packets[1]++;
+        } else if (!s->pair_key[0] || !s->pair_key[1]) {
+            int slot = s->pair_key[0] ? 1 : 0;
+            s->pair_key[slot] = k;
+            s->pair_packets[slot] = 1;
             tr->port_sources[u][spec.dport]++;
+        } else {
+            rc = ds_pairset_hit(&tr->pairs, ds_pair_key(m->src, u, spec.dport));
+            if (rc < 0)
+                return ds_err_set(g->err, rc, "out of memory counting port sources");
+            if (rc > 0)
+                tr->port_sources[u][spec.dport]++;
+        }
     }
     if (m->attack >= 0 && ds_truth_attack_packet(&tr->attacks[m->attack], tw) < 0)
         return ds_err_set(g->err, -ENOMEM, "out of memory recording an attack");

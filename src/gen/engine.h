@@ -131,6 +131,8 @@ struct ds_gen {
     struct ds_prefix *research4, *research6;
     uint16_t *research4_org, *research6_org;
     size_t nresearch4, nresearch6;
+    uint64_t research_cap4[32];   /* usable IPv4 source addresses per organisation */
+    uint64_t research_chosen4[32]; /* research actors assigned to it so far */
     struct ds_rng alloc_rng;
     struct ds_rng pop_rng[DS_GEN_MAX_POPS];
     struct ds_sched q;

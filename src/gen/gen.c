@@ -72,6 +72,12 @@ static int parse_research(struct ds_gen *g, struct ds_err *err)
             int rc = ds_prefix_parse(&g->research4[g->nresearch4], org->v4[i], err);
             if (rc < 0)
                 return ds_err_wrap(err, "research list (%s)", org->name);
+            unsigned bits = g->research4[g->nresearch4].len - 96u;
+            uint64_t span = 1ull << (32 - bits);
+            /* the .0 and .255 addresses are not used as sources */
+            uint64_t usable = span >= 256 ? span / 256 * 254 : span;
+            if (o < 32)
+                g->research_cap4[o] += usable;
             g->research4_org[g->nresearch4++] = (uint16_t)o;
         }
         for (size_t i = 0; org->v6[i]; i++) {

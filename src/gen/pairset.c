@@ -78,6 +78,18 @@ int ds_pairset_hit(struct ds_pairset *s, uint64_t key)
     return 1;
 }
 
+int ds_pairset_insert(struct ds_pairset *s, uint64_t key, uint64_t packets)
+{
+    if ((s->n + 1) * 2 > s->mask + 1 && grow(s) < 0)
+        return -ENOMEM;
+    size_t i = ds_mix64(key) & s->mask;
+    while (s->slots[i].key != EMPTY)
+        i = (i + 1) & s->mask;
+    s->slots[i] = (struct ds_pair){.key = key, .packets = packets};
+    s->n++;
+    return 0;
+}
+
 static int cmp_pair(const void *a, const void *b)
 {
     uint64_t x = ((const struct ds_pair *)a)->key, y = ((const struct ds_pair *)b)->key;

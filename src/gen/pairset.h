@@ -33,6 +33,9 @@ void ds_pairset_free(struct ds_pairset *s);
 /* Counts one packet for key: returns 1 when the pair is new, 0 when it was known, -ENOMEM. */
 int ds_pairset_hit(struct ds_pairset *s, uint64_t key);
 
+/* Inserts a key known to be absent with a packet count; 0 or -ENOMEM. */
+int ds_pairset_insert(struct ds_pairset *s, uint64_t key, uint64_t packets);
+
 /* Moves the occupied entries to the front of s->slots (s->n of them) and sorts them by key;
  * the set is unusable for hits afterwards (only for reading and freeing). */
 void ds_pairset_sort(struct ds_pairset *s);

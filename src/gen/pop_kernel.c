@@ -161,7 +161,7 @@ const struct ds_gen_pop ds_pop_kernel = {
     .name = "kernel",
     .option = "kernel",
     .description = "connect() scanners through Linux/Windows TCP stacks, with SYN retransmissions",
-    .size = {[DS_GEN_PROFILE_DEMO] = 3000, [DS_GEN_PROFILE_BENCH] = 30000,
+    .size = {[DS_GEN_PROFILE_DEMO] = 3000, [DS_GEN_PROFILE_BENCH] = 20000,
              [DS_GEN_PROFILE_TINY] = 2000},
     .scalable = true,
     .present = 0.8,

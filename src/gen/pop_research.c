@@ -16,9 +16,19 @@ static int research_start(struct ds_gen *g, struct ds_gen_actor *a, uint64_t *fi
     struct ds_rng *r = ds_gen_rng(g, a);
     size_t norg = ds_research_org_count();
     double w[16];
-    for (size_t i = 0; i < norg && i < 16; i++)
-        w[i] = ds_research_orgs[i].weight;
+    double total = 0;
+    for (size_t i = 0; i < norg && i < 16; i++) {
+        /* an organisation takes at most half its addresses, so random picks stay cheap */
+        bool room = 2 * g->research_chosen4[i] < g->research_cap4[i];
+        w[i] = room ? ds_research_orgs[i].weight : 0;
+        total += w[i];
+    }
+    if (total <= 0) { /* every published range is half used: the rest stay silent */
+        *first = DS_GEN_NEVER;
+        return 0;
+    }
     unsigned org = ds_rng_weighted(r, w, (unsigned)(norg < 16 ? norg : 16));
+    g->research_chosen4[org]++;
     a->u.tool.style = (uint8_t)org;
     a->kind = (uint8_t)ds_rng_weighted(r, ds_research_orgs[org].style_weight, DS_RS_COUNT);
     a->rate = ds_rng_logu(r, RESEARCH_LO, RESEARCH_HI) * g->share4;
@@ -97,7 +107,7 @@ const struct ds_gen_pop ds_pop_research = {
     .name = "research",
     .option = "research",
     .description = "research scanners from published prefixes (Censys, Shodan, Shadowserver...)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 60, [DS_GEN_PROFILE_BENCH] = 1200,
+    .size = {[DS_GEN_PROFILE_DEMO] = 60, [DS_GEN_PROFILE_BENCH] = 1300,
              [DS_GEN_PROFILE_TINY] = 40},
     .scalable = true,
     .present = 0.8,

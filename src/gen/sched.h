@@ -14,7 +14,7 @@ struct ds_sched_ent {
 /* Owned by one thread. Memory grows with the number of pending events (one per live actor),
  * never with the number of packets. */
 struct ds_sched {
-    struct ds_sched_ent *a;
+    struct ds_sched_ent *a; /* 64-byte aligned; the root is a[3] (see sched.c) */
     size_t n, cap;
 };
 
@@ -25,7 +25,7 @@ void ds_sched_free(struct ds_sched *s);
 int ds_sched_push(struct ds_sched *s, uint64_t t, uint32_t id);
 
 /* The earliest event; only valid when s->n > 0. */
-static inline const struct ds_sched_ent *ds_sched_top(const struct ds_sched *s) { return &s->a[0]; }
+static inline const struct ds_sched_ent *ds_sched_top(const struct ds_sched *s) { return &s->a[3]; }
 
 /* Removes the earliest event. */
 void ds_sched_pop(struct ds_sched *s);

@@ -26,6 +26,10 @@ struct ds_gen_src {
     uint8_t fps;               /* OR of the fingerprint bits counted for it */
     uint8_t flags;             /* DS_SRC_* */
     uint8_t uc_have, uc_session;
+    /* The first two (protocol, port) pairs it sent to, kept here instead of the pair set:
+     * most sources (bots) hit one or two ports, and this record is touched anyway. */
+    uint32_t pair_key[2];      /* (proto_idx << 16 | port) + 1; 0 = empty */
+    uint64_t pair_packets[2];
 };
 
 /* Memory: one record per source plus a 4-byte slot index at <= 50 % load. Single thread. */

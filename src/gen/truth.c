@@ -422,6 +422,18 @@ int ds_truth_write(struct ds_truth *t, const struct ds_srctab *srcs, const struc
     static const char *const mode_names[] = {"auto", "none", "summary", "all"};
     fprintf(f, "  \"hosts_mode\": \"%s\",\n", mode_names[mode]);
     if (mode != DS_TRUTH_HOSTS_NONE) {
+        /* the pairs kept in the source records join the others for the per-host lists */
+        for (size_t id = 0; id < srcs->n; id++) {
+            const struct ds_gen_src *s = &srcs->v[id];
+            for (int k = 0; k < 2; k++) {
+                if (!s->pair_key[k])
+                    continue;
+                uint32_t pk = s->pair_key[k] - 1;
+                if (ds_pairset_insert(&t->pairs, ds_pair_key((uint32_t)id, pk >> 16, (uint16_t)pk),
+                                      s->pair_packets[k]) < 0)
+                    return ds_err_set(err, -ENOMEM, "out of memory writing the truth");
+            }
+        }
         ds_pairset_sort(&t->pairs);
         write_hosts(t, srcs, m, mode == DS_TRUTH_HOSTS_ALL, f);
     }
