@@ -205,7 +205,7 @@ int ds_geo_cache_init(struct ds_geo_cache *c, const struct ds_geo *g, size_t slo
 {
     size_t n = 1;
     if (slots == 0)
-        slots = 4096;
+        slots = 65536;
     while (n < slots)
         n <<= 1;
     *c = (struct ds_geo_cache){.g = g, .mask = n - 1};

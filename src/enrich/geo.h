@@ -68,7 +68,7 @@ struct ds_geo_cache {
     uint64_t hits, misses; /* for stats; owned by the thread */
 };
 
-/* slots is rounded up to a power of two (default 4096 when 0; ~40 bytes each). */
+/* slots is rounded up to a power of two (default 65536 when 0: ~2.6 MB; ~40 bytes each). */
 int ds_geo_cache_init(struct ds_geo_cache *c, const struct ds_geo *g, size_t slots,
                       struct ds_err *err);
 void ds_geo_cache_free(struct ds_geo_cache *c);
