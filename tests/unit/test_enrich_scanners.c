@@ -13,9 +13,12 @@
 #include "core/addr.h"
 #include "enrich/scanners.h"
 
-#ifndef DS_SOURCE_DIR
-#define DS_SOURCE_DIR DS_TEST_DATA "/../.."
-#endif
+/* The repository's root, from this file's path (CMake compiles it by absolute path). */
+static void repo_path(char *out, size_t size, const char *rel)
+{
+    const char *f = __FILE__, *cut = strstr(f, "tests/unit/");
+    snprintf(out, size, "%.*s%s", cut ? (int)(cut - f) : 0, f, rel);
+}
 
 static struct ds_addr A(const char *text)
 {
@@ -198,7 +201,9 @@ static void test_repo_list(void **st)
     struct ds_scanners *s;
     struct ds_err err = {0};
     assert_int_equal(ds_scanners_new(&s, &err), 0);
-    int rc = ds_scanners_load(s, DS_SOURCE_DIR "/data/research-scanners.txt", &err);
+    char path[1024];
+    repo_path(path, sizeof path, "data/research-scanners.txt");
+    int rc = ds_scanners_load(s, path, &err);
     if (rc < 0)
         fail_msg("%s", err.msg);
     assert_int_equal(ds_scanners_finish(s, &err), 0);
