@@ -73,7 +73,8 @@ static void *worker_main(void *arg)
         for (size_t i = tail; i != head; i++) {
             size_t ahead = i + 8;
             if (ahead - tail < head - tail)
-                ds_hosttab_prefetch(&w->shard.hosts, r->items[ahead & (RING_SIZE - 1)].h);
+                ds_hosttab_prefetch(&w->shard.hosts, &r->items[ahead & (RING_SIZE - 1)].p.src,
+                                    r->items[ahead & (RING_SIZE - 1)].h);
             struct ring_item *it = &r->items[i & (RING_SIZE - 1)];
             ds_shard_ingest(&w->shard, &it->p, it->h);
             if (((i + 1) & 255) == 0)
@@ -138,6 +139,13 @@ static int prepare(const struct ds_frame *f, const struct ds_darknet *dn, struct
     return 1;
 }
 
+static void log_shard(const struct ds_shard *sh, int i)
+{
+    ds_debug("engine", "shard %d: %zu hosts (%zu IPv6), %zu overflow port pairs, %zu MiB", i,
+             ds_hosttab_count(&sh->hosts), sh->hosts.v6_count, sh->hosts.pairs_count,
+             ds_hosttab_bytes(&sh->hosts) >> 20);
+}
+
 static void poll_stats(const struct ds_engine_opts *o, struct ds_source *src)
 {
     if (o->stats_request && *o->stats_request) {
@@ -166,7 +174,7 @@ static int run_inline(const struct ds_engine_opts *o, struct ds_source *src,
         frames++;
         if (prepare(&f, o->darknet, out, &batch[n])) {
             hashes[n] = ds_hosttab_hash(&batch[n].src);
-            ds_hosttab_prefetch(&shard.hosts, hashes[n]);
+            ds_hosttab_prefetch(&shard.hosts, &batch[n].src, hashes[n]);
             if (++n == BATCH) {
                 for (int i = 0; i < n; i++)
                     ds_shard_ingest(&shard, &batch[i], hashes[i]);
@@ -182,6 +190,7 @@ static int run_inline(const struct ds_engine_opts *o, struct ds_source *src,
         ds_shard_ingest(&shard, &batch[i], hashes[i]);
     ds_summary_merge(out, shard.sum);
     res->oom_drops += shard.oom_drops;
+    log_shard(&shard, 0);
     ds_shard_free(&shard);
     return rc < 0 ? rc : 0;
 }
@@ -240,6 +249,7 @@ out:
     }
     for (int i = 0; i < nw; i++) {
         if (w[i].shard.sum) {
+            log_shard(&w[i].shard, i);
             ds_summary_merge(out, w[i].shard.sum);
             res->oom_drops += w[i].shard.oom_drops;
         }

@@ -1,13 +1,19 @@
-/* hosttab.c - per-shard table of source hosts (open addressing, mixed address hash) and the
- * set of (host, port) pairs used for exact per-port unique-source counts. */
+/* hosttab.c - per-shard table of source hosts (open addressing, mixed address hash; compact
+ * IPv4 entries, separate IPv6 entries) and the set of (host, port) pairs used for exact
+ * per-port unique-source counts. Linear probing, load factor at most 3/4, tables backed by
+ * huge pages (random access over hundreds of MiB). */
 #include "analyze/hosttab.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
+
+#define INITIAL_MIN 1024
+
 static size_t pow2_at_least(size_t n)
 {
-    size_t c = 1024;
+    size_t c = INITIAL_MIN;
     while (c < n)
         c <<= 1;
     return c;
@@ -16,74 +22,137 @@ static size_t pow2_at_least(size_t n)
 int ds_hosttab_init(struct ds_hosttab *t, size_t initial)
 {
     memset(t, 0, sizeof *t);
-    size_t cap = pow2_at_least(initial * 2);
-    t->slots = calloc(cap, sizeof *t->slots);
-    t->pairs = calloc(1024, sizeof *t->pairs);
-    if (!t->slots || !t->pairs) {
+    t->v4_mask = pow2_at_least(initial + initial / 3) - 1;
+    t->v6_mask = INITIAL_MIN - 1;
+    t->pairs_mask = INITIAL_MIN - 1;
+    t->v4 = ds_bigmem_alloc((t->v4_mask + 1) * sizeof *t->v4);
+    t->v6 = ds_bigmem_alloc((t->v6_mask + 1) * sizeof *t->v6);
+    t->pairs = ds_bigmem_alloc((t->pairs_mask + 1) * sizeof *t->pairs);
+    if (!t->v4 || !t->v6 || !t->pairs) {
         ds_hosttab_free(t);
         return -ENOMEM;
     }
-    t->mask = cap - 1;
-    t->pairs_mask = 1023;
     t->next_id = 1;
     return 0;
 }
 
 void ds_hosttab_free(struct ds_hosttab *t)
 {
-    free(t->slots);
-    free(t->pairs);
+    ds_bigmem_free(t->v4, (t->v4_mask + 1) * sizeof *t->v4);
+    ds_bigmem_free(t->v6, (t->v6_mask + 1) * sizeof *t->v6);
+    ds_bigmem_free(t->pairs, (t->pairs_mask + 1) * sizeof *t->pairs);
     memset(t, 0, sizeof *t);
 }
 
-static int grow(struct ds_hosttab *t)
+size_t ds_hosttab_bytes(const struct ds_hosttab *t)
 {
-    size_t cap = (t->mask + 1) * 2;
-    struct ds_host *n = calloc(cap, sizeof *n);
+    return (t->v4_mask + 1) * sizeof *t->v4 + (t->v6_mask + 1) * sizeof *t->v6 +
+           (t->pairs_mask + 1) * sizeof *t->pairs;
+}
+
+static int grow4(struct ds_hosttab *t)
+{
+    size_t cap = (t->v4_mask + 1) * 2;
+    struct ds_host4 *n = ds_bigmem_alloc(cap * sizeof *n);
     if (!n)
         return -ENOMEM;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct ds_host *h = &t->slots[i];
-        if (!h->id)
+    for (size_t i = 0; i <= t->v4_mask; i++) {
+        const struct ds_host4 *e = &t->v4[i];
+        if (!e->h.id)
             continue;
-        size_t j = ds_hosttab_hash(&h->addr) & (cap - 1);
-        while (n[j].id)
+        size_t j = ds_mix64(e->addr) & (cap - 1);
+        while (n[j].h.id)
             j = (j + 1) & (cap - 1);
-        n[j] = *h;
+        n[j] = *e;
     }
-    free(t->slots);
-    t->slots = n;
-    t->mask = cap - 1;
+    ds_bigmem_free(t->v4, (t->v4_mask + 1) * sizeof *t->v4);
+    t->v4 = n;
+    t->v4_mask = cap - 1;
     return 0;
+}
+
+static int grow6(struct ds_hosttab *t)
+{
+    size_t cap = (t->v6_mask + 1) * 2;
+    struct ds_host6 *n = ds_bigmem_alloc(cap * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    for (size_t i = 0; i <= t->v6_mask; i++) {
+        const struct ds_host6 *e = &t->v6[i];
+        if (!e->h.id)
+            continue;
+        size_t j = ds_hash_addr16(e->addr.b) & (cap - 1);
+        while (n[j].h.id)
+            j = (j + 1) & (cap - 1);
+        n[j] = *e;
+    }
+    ds_bigmem_free(t->v6, (t->v6_mask + 1) * sizeof *t->v6);
+    t->v6 = n;
+    t->v6_mask = cap - 1;
+    return 0;
+}
+
+static struct ds_host *get4(struct ds_hosttab *t, uint32_t a, uint64_t h, bool *created)
+{
+    for (;;) {
+        size_t i = h & t->v4_mask;
+        for (;;) {
+            struct ds_host4 *e = &t->v4[i];
+            if (!e->h.id)
+                break;
+            if (e->addr == a) {
+                *created = false;
+                return &e->h;
+            }
+            i = (i + 1) & t->v4_mask;
+        }
+        if ((t->v4_count + 1) * 4 <= (t->v4_mask + 1) * 3) {
+            struct ds_host4 *e = &t->v4[i];
+            e->addr = a;
+            e->h.id = t->next_id++;
+            t->v4_count++;
+            *created = true;
+            return &e->h;
+        }
+        if (grow4(t) < 0)
+            return NULL;
+    }
+}
+
+static struct ds_host *get6(struct ds_hosttab *t, const struct ds_addr *a, uint64_t h,
+                            bool *created)
+{
+    for (;;) {
+        size_t i = h & t->v6_mask;
+        for (;;) {
+            struct ds_host6 *e = &t->v6[i];
+            if (!e->h.id)
+                break;
+            if (ds_addr_eq(&e->addr, a)) {
+                *created = false;
+                return &e->h;
+            }
+            i = (i + 1) & t->v6_mask;
+        }
+        if ((t->v6_count + 1) * 4 <= (t->v6_mask + 1) * 3) {
+            struct ds_host6 *e = &t->v6[i];
+            e->addr = *a;
+            e->h.id = t->next_id++;
+            t->v6_count++;
+            *created = true;
+            return &e->h;
+        }
+        if (grow6(t) < 0)
+            return NULL;
+    }
 }
 
 struct ds_host *ds_hosttab_get(struct ds_hosttab *t, const struct ds_addr *a, uint64_t h,
                                bool *created)
 {
-    size_t i = h & t->mask;
-    for (;;) {
-        struct ds_host *s = &t->slots[i];
-        if (!s->id)
-            break;
-        if (ds_addr_eq(&s->addr, a)) {
-            *created = false;
-            return s;
-        }
-        i = (i + 1) & t->mask;
-    }
-    /* keep the load factor under 3/4 */
-    if ((t->count + 1) * 4 > (t->mask + 1) * 3) {
-        if (grow(t) < 0)
-            return NULL;
-        return ds_hosttab_get(t, a, h, created);
-    }
-    struct ds_host *s = &t->slots[i];
-    memset(s, 0, sizeof *s);
-    s->addr = *a;
-    s->id = t->next_id++;
-    t->count++;
-    *created = true;
-    return s;
+    if (ds_addr_is_v4(a))
+        return get4(t, ds_addr_v4(a), h, created);
+    return get6(t, a, h, created);
 }
 
 static bool pairs_insert(uint64_t *tab, size_t mask, uint64_t k)
@@ -101,13 +170,13 @@ static bool pairs_insert(uint64_t *tab, size_t mask, uint64_t k)
 static int pairs_grow(struct ds_hosttab *t)
 {
     size_t cap = (t->pairs_mask + 1) * 2;
-    uint64_t *n = calloc(cap, sizeof *n);
+    uint64_t *n = ds_bigmem_alloc(cap * sizeof *n);
     if (!n)
         return -ENOMEM;
     for (size_t i = 0; i <= t->pairs_mask; i++)
         if (t->pairs[i])
             pairs_insert(n, cap - 1, t->pairs[i]);
-    free(t->pairs);
+    ds_bigmem_free(t->pairs, (t->pairs_mask + 1) * sizeof *t->pairs);
     t->pairs = n;
     t->pairs_mask = cap - 1;
     return 0;

@@ -45,7 +45,6 @@ void ds_shard_ingest(struct ds_shard *s, struct ds_pkt *p, uint64_t h)
     }
     if (created)
         sum->sources++;
-    host->packets++;
 
     if (p->classes & DS_CLASS_BIT(DS_CLASS_TCP_SYN)) {
         for (int i = 0; i < DS_FP_COUNT; i++) {
