@@ -205,19 +205,22 @@ static int spawn(struct ds_gen *g, unsigned p, uint64_t t)
         sp->arrivals--;
     /* next spawn time: the remaining present actors at t0, then sorted uniform arrivals
      * drawn one at a time (the sequential method for order statistics) */
+    int rc = 0;
     if (sp->present) {
-        ds_sched_retime_top(&g->q, g->t0);
+        rc = ds_sched_retime_top(&g->q, g->t0);
     } else if (sp->arrivals) {
         double k = (double)sp->arrivals;
         sp->u += (1 - sp->u) * (1 - pow(ds_rng_unit(r), 1 / k));
         uint64_t tn = g->t0 + (uint64_t)(sp->u * (double)(g->t1 - g->t0));
-        ds_sched_retime_top(&g->q, tn < t ? t : tn);
+        rc = ds_sched_retime_top(&g->q, tn < t ? t : tn);
     } else {
         ds_sched_pop(&g->q);
     }
+    if (rc < 0)
+        return ds_err_set(g->err, rc, "out of memory for the event queue");
 
     uint32_t id = 0;
-    int rc = actor_new(g, &id);
+    rc = actor_new(g, &id);
     if (rc < 0)
         return rc;
     struct ds_gen_actor *a = &g->actors[id];
@@ -251,6 +254,8 @@ static int run_loop(struct ds_gen *g, struct ds_gen_stats *st)
 {
     while (g->q.n) {
         const struct ds_sched_ent *e = ds_sched_top(&g->q);
+        if (!e)
+            return ds_err_set(g->err, -ENOMEM, "out of memory for the event queue");
         uint64_t t = e->t;
         if (t >= g->t1)
             break;
@@ -274,8 +279,8 @@ static int run_loop(struct ds_gen *g, struct ds_gen_stats *st)
             rc = actor_free(g, id);
             if (rc < 0)
                 return rc;
-        } else {
-            ds_sched_retime_top(&g->q, next <= t ? t + 1 : next);
+        } else if (ds_sched_retime_top(&g->q, next <= t ? t + 1 : next) < 0) {
+            return ds_err_set(g->err, -ENOMEM, "out of memory for the event queue");
         }
         st->actors = g->nactors;
     }
@@ -363,8 +368,9 @@ int ds_gen_run(const struct ds_gen_opts *o, struct ds_gen_stats *st, struct ds_e
     struct ds_gen *g = calloc(1, sizeof *g);
     if (!g)
         return ds_err_set(err, -ENOMEM, "out of memory");
-    ds_sched_init(&g->q);
-    int rc = setup_space(g, o, err);
+    int rc = ds_sched_init(&g->q) < 0 ? ds_err_set(err, -ENOMEM, "out of memory") : 0;
+    if (rc == 0)
+        rc = setup_space(g, o, err);
     if (rc < 0)
         goto out;
     unsigned npops = ds_gen_pop_count();

@@ -65,7 +65,8 @@ expect() {
   [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$tmp/err")"
   grep -qF -- "$msg" "$tmp/err" || fail "'$*': stderr lacks '$msg': $(cat "$tmp/err")"
 }
-"$bin" gen --help | grep -q -- "--bots" || fail "--help does not list --bots"
+"$bin" gen --help > "$tmp/help" || fail "gen --help exited $?"
+grep -q -- "--bots" "$tmp/help" || fail "--help does not list --bots"
 expect 2 "unknown option '--bogus'" "$bin" gen --bogus -w "$tmp/x.pcap"
 expect 2 "-w FILE is required" "$bin" gen
 expect 2 "--darknet: '10.0.0.1/8': host bits set below /8" "$bin" gen -w "$tmp/x.pcap" --darknet 10.0.0.1/8

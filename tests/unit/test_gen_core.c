@@ -85,27 +85,47 @@ static void test_sched_order(void **st)
 {
     (void)st;
     struct ds_sched s;
-    ds_sched_init(&s);
+    assert_int_equal(ds_sched_init(&s), 0);
     struct ds_rng r;
     ds_rng_seed(&r, 3, 3);
     enum { N = 20000 };
-    for (uint32_t i = 0; i < N; i++)
-        assert_int_equal(ds_sched_push(&s, ds_rng_below(&r, 1000), i), 0);
-    /* re-time a few tops, then drain: (t, id) never decreases */
-    for (int i = 0; i < 100; i++)
-        ds_sched_retime_top(&s, ds_sched_top(&s)->t + ds_rng_below(&r, 50));
+    /* times in the current bucket, within the ring's horizon and far beyond it, with ties */
+    const uint64_t t0 = 1704067200ull * 1000000000ull;
+    const uint64_t horizon = DS_SCHED_WIDTH_NS * DS_SCHED_BUCKETS;
+    for (uint32_t i = 0; i < N; i++) {
+        uint64_t span = i % 3 == 0 ? 1000 : i % 3 == 1 ? horizon : 5 * horizon;
+        assert_int_equal(ds_sched_push(&s, t0 + ds_rng_below(&r, span), i), 0);
+    }
+    /* an event-driven run: take the top, sometimes re-time it later, sometimes add one;
+     * (t, id) must never go back */
     uint64_t pt = 0;
     uint32_t pid = 0;
-    size_t n = 0;
-    while (s.n) {
+    size_t popped = 0, pushed = N;
+    for (;;) {
         const struct ds_sched_ent *e = ds_sched_top(&s);
-        assert_true(e->t > pt || (e->t == pt && (n == 0 || e->id > pid)));
+        if (!e)
+            break;
+        assert_true(e->t > pt || (e->t == pt && (popped == 0 || e->id >= pid)));
         pt = e->t;
         pid = e->id;
+        uint64_t x = ds_rng_below(&r, 10);
+        if (x < 3 && pushed < 3 * N) {
+            uint64_t later = e->t + (x == 0 ? 0 : x == 1 ? ds_rng_below(&r, horizon)
+                                                         : 3 * horizon);
+            assert_int_equal(ds_sched_retime_top(&s, later), 0);
+            pushed++;
+            continue;
+        }
+        if (x == 3 && pushed < 3 * N) {
+            assert_int_equal(ds_sched_push(&s, e->t + ds_rng_below(&r, horizon / 4),
+                                           (uint32_t)pushed), 0);
+            pushed++;
+        }
         ds_sched_pop(&s);
-        n++;
+        popped++;
     }
-    assert_int_equal(n, N);
+    assert_int_equal(s.n, 0);
+    assert_true(popped > N);
     ds_sched_free(&s);
 }
 
