@@ -60,7 +60,7 @@ static const struct ds_option base_options[] = {
     {.name = "duration", .type = DS_OPT_STRING, .offset = OPT(duration), .metavar = "TIME",
      .help = "capture length: seconds, or with s/m/h/d (profile: 1h, tiny 10m)"},
     {.name = "minutes", .short_name = 'm', .type = DS_OPT_INT, .offset = OPT(minutes),
-     .def = "0", .min = 0, .max = 5256000, .metavar = "N", .help = "capture length in minutes"},
+     .min = 0, .max = 5256000, .metavar = "N", .help = "capture length in minutes"},
     {.name = "darknet", .short_name = 'd', .type = DS_OPT_LIST, .offset = OPT(darknet),
      .metavar = "CIDR[,CIDR]",
      .help = "monitored prefixes, v4 or v6 (default 198.51.100.0/24,203.0.113.0/24)"},
@@ -100,17 +100,23 @@ static const struct ds_option base_options[] = {
 struct gen_table {
     struct ds_option o[N_BASE + DS_GEN_MAX_POPS];
     size_t n;
+    char help[DS_GEN_MAX_POPS][256];
 };
 
 static void build_table(struct gen_table *t)
 {
     memcpy(t->o, base_options, sizeof base_options);
     t->n = N_BASE;
-    for (unsigned i = 0; ds_gen_pops[i] && i < DS_GEN_MAX_POPS; i++)
-        t->o[t->n++] = (struct ds_option){
-            .name = ds_gen_pops[i]->option, .type = DS_OPT_INT,
-            .offset = OPT(count) + i * sizeof(long), .def = "-1", .min = -1, .max = 100000000,
-            .metavar = "N", .help = ds_gen_pops[i]->description};
+    for (unsigned i = 0; ds_gen_pops[i] && i < DS_GEN_MAX_POPS; i++) {
+        const struct ds_gen_pop *p = ds_gen_pops[i];
+        snprintf(t->help[i], sizeof t->help[i], "%s (demo %ld, bench %ld, tiny %ld)",
+                 p->description, p->size[DS_GEN_PROFILE_DEMO], p->size[DS_GEN_PROFILE_BENCH],
+                 p->size[DS_GEN_PROFILE_TINY]);
+        /* no default in the table: -1 (set after the defaults) means "the profile's" */
+        t->o[t->n++] = (struct ds_option){.name = p->option, .type = DS_OPT_INT,
+                                          .offset = OPT(count) + i * sizeof(long), .min = 0,
+                                          .max = 100000000, .metavar = "N", .help = t->help[i]};
+    }
 }
 
 static void usage(const struct gen_table *t, FILE *f)
@@ -118,7 +124,7 @@ static void usage(const struct gen_table *t, FILE *f)
     fprintf(f, "usage: darkscope gen -w FILE [--truth FILE] [--profile demo|bench|tiny] [OPTIONS]\n\n"
                "Writes synthetic darknet traffic (Mirai bots, scanners, backscatter, reflector\n"
                "hunting, IPv6 scans, oddities) and its exact ground truth. The same seed and\n"
-               "options give byte-identical files. Population sizes (-1: the profile's):\n\n");
+               "options give byte-identical files. Population sizes default to the profile's.\n\n");
     ds_options_help(t->o, t->n, f);
     fprintf(f, "\nexamples:\n"
                "  darkscope gen -w demo.pcap --truth demo.truth.json\n"
@@ -327,8 +333,10 @@ static int gen_run(int argc, char **argv)
     struct ds_err err = {0};
     struct ds_gen_opts o;
     int status = DS_EXIT_OK;
-    if (ds_options_defaults(t.o, t.n, &s, &err) < 0 ||
-        ds_options_parse_argv(t.o, t.n, &s, argc, argv, NULL, &err) < 0) {
+    int rc = ds_options_defaults(t.o, t.n, &s, &err);
+    for (unsigned i = 0; i < DS_GEN_MAX_POPS; i++)
+        s.count[i] = -1;
+    if (rc < 0 || ds_options_parse_argv(t.o, t.n, &s, argc, argv, NULL, &err) < 0) {
         fprintf(stderr, "darkscope gen: %s\n", err.msg);
         status = DS_EXIT_USAGE;
         goto out;
