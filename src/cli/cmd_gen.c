@@ -256,12 +256,17 @@ static int set_darknet(struct ds_gen_opts *o, const struct gen_settings *s, stru
     int n = snprintf(o->darknet, sizeof o->darknet, "%s%s%s", v4, v4[0] && v6[0] ? "," : "", v6);
     if (n >= (int)sizeof o->darknet)
         return ds_err_set(err, -EINVAL, "--darknet: the prefix list is too long");
-    /* validate now, so the error names the option */
+    /* validate each list under its own name, so the error names the option */
     struct ds_darknet d;
     ds_darknet_init(&d);
-    int rc = ds_darknet_add_list(&d, o->darknet, s->darknet6.n && !s->darknet.n ? "--darknet6"
-                                                                                : "--darknet",
-                                 err);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < s->darknet.n; i++)
+        rc = ds_darknet_add_list(&d, s->darknet.v[i], "--darknet", err);
+    for (size_t i = 0; rc == 0 && i < s->darknet6.n; i++)
+        if (strcmp(s->darknet6.v[i], "none"))
+            rc = ds_darknet_add_list(&d, s->darknet6.v[i], "--darknet6", err);
+    if (rc == 0)
+        rc = ds_darknet_add_list(&d, o->darknet, "--darknet", err);
     bool empty = ds_darknet_is_all(&d);
     ds_darknet_free(&d);
     if (rc < 0)
@@ -368,8 +373,8 @@ static int gen_run(int argc, char **argv)
     if (!s.quiet)
         fprintf(stderr,
                 "darkscope gen: %" PRIu64 " packets (%" PRIu64 " to the darknet, %" PRIu64
-                " sources) in %.2f s, %.0f packets/s%s\n",
-                st.packets, st.darknet_packets, st.sources, secs,
+                " sources, %.1f MB) in %.2f s, %.0f packets/s%s\n",
+                st.packets, st.darknet_packets, st.sources, (double)st.bytes / 1e6, secs,
                 secs > 0 ? (double)st.packets / secs : 0.0,
                 o.self_check ? ", self-check passed" : "");
 out:

@@ -19,6 +19,8 @@
 #define DS_GEN_NOSRC UINT32_MAX
 #define DS_GEN_NEVER UINT64_MAX
 #define DS_NS 1000000000ull
+#define DS_GEN_CHUNK_BITS 16
+#define DS_GEN_CHUNK (1u << DS_GEN_CHUNK_BITS)
 
 /* A retransmission still to send (kernel SYN scanners, DoS victims' SYN-ACKs). */
 struct ds_gen_pending {
@@ -136,8 +138,8 @@ struct ds_gen {
     struct ds_rng alloc_rng;
     struct ds_rng pop_rng[DS_GEN_MAX_POPS];
     struct ds_sched q;
-    struct ds_gen_actor *actors;
-    size_t nactors, capactors;
+    struct ds_gen_actor **actor_chunks; /* DS_GEN_CHUNK actors each: ids never move */
+    size_t nactors, nchunks;
     uint32_t *freelist;
     size_t nfree, capfree;
     struct ds_gen_spawner spawn[DS_GEN_MAX_POPS];

@@ -123,7 +123,9 @@ static void teardown(struct ds_gen *g)
     free(g->research4_org);
     free(g->research6_org);
     ds_sched_free(&g->q);
-    free(g->actors);
+    for (size_t i = 0; i < g->nchunks; i++)
+        free(g->actor_chunks[i]);
+    free(g->actor_chunks);
     free(g->freelist);
     ds_srctab_free(&g->srcs);
     ds_truth_free(&g->truth);
@@ -158,21 +160,27 @@ int ds_gen_expected_packets(const struct ds_gen_opts *o, double *out, struct ds_
 
 /* ---- actors ---- */
 
+static inline struct ds_gen_actor *actor_at(const struct ds_gen *g, uint32_t id)
+{
+    return &g->actor_chunks[id >> DS_GEN_CHUNK_BITS][id & (DS_GEN_CHUNK - 1)];
+}
+
 static int actor_new(struct ds_gen *g, uint32_t *id)
 {
     if (g->nfree) {
         *id = g->freelist[--g->nfree];
         return 0;
     }
-    if (g->nactors == g->capactors) {
-        size_t cap = g->capactors ? g->capactors * 2 : 4096;
-        if (cap >= SPAWN_BASE)
+    if (g->nactors == g->nchunks * DS_GEN_CHUNK) { /* chunks: no copying, no 2x overshoot */
+        if (g->nactors + DS_GEN_CHUNK >= SPAWN_BASE)
             return ds_err_set(g->err, -ENOMEM, "too many live actors");
-        struct ds_gen_actor *a = realloc(g->actors, cap * sizeof *a);
-        if (!a)
+        struct ds_gen_actor **c = realloc(g->actor_chunks, (g->nchunks + 1) * sizeof *c);
+        if (!c)
             return ds_err_set(g->err, -ENOMEM, "out of memory for actors");
-        g->actors = a;
-        g->capactors = cap;
+        g->actor_chunks = c;
+        if (!(c[g->nchunks] = malloc(DS_GEN_CHUNK * sizeof **c)))
+            return ds_err_set(g->err, -ENOMEM, "out of memory for actors");
+        g->nchunks++;
     }
     *id = (uint32_t)g->nactors++;
     return 0;
@@ -223,7 +231,7 @@ static int spawn(struct ds_gen *g, unsigned p, uint64_t t)
     rc = actor_new(g, &id);
     if (rc < 0)
         return rc;
-    struct ds_gen_actor *a = &g->actors[id];
+    struct ds_gen_actor *a = actor_at(g, id);
     memset(a, 0, sizeof *a);
     a->pop = (uint16_t)p;
     a->src = DS_GEN_NOSRC;
@@ -267,7 +275,7 @@ static int run_loop(struct ds_gen *g, struct ds_gen_stats *st)
                 return rc;
             continue;
         }
-        struct ds_gen_actor *a = &g->actors[id];
+        struct ds_gen_actor *a = actor_at(g, id);
         uint64_t next = DS_GEN_NEVER;
         rc = ds_gen_pops[a->pop]->step(g, a, t, &next);
         if (rc < 0)
@@ -282,8 +290,8 @@ static int run_loop(struct ds_gen *g, struct ds_gen_stats *st)
         } else if (ds_sched_retime_top(&g->q, next <= t ? t + 1 : next) < 0) {
             return ds_err_set(g->err, -ENOMEM, "out of memory for the event queue");
         }
-        st->actors = g->nactors;
     }
+    st->actors = g->nactors;
     return 0;
 }
 
@@ -312,12 +320,10 @@ static int start_spawners(struct ds_gen *g)
     return 0;
 }
 
-static int write_truth(struct ds_gen *g, struct ds_err *err)
+/* Writes the truth into f (opened before the run, so a bad path fails early) and closes it. */
+static int write_truth(struct ds_gen *g, FILE *f, struct ds_err *err)
 {
     const struct ds_gen_opts *o = g->o;
-    FILE *f = fopen(o->truth_path, "w");
-    if (!f)
-        return ds_err_set(err, -errno, "cannot create '%s': %s", o->truth_path, strerror(errno));
     /* the prefixes as given, normalised */
     char list[sizeof o->darknet];
     snprintf(list, sizeof list, "%s", o->darknet);
@@ -368,6 +374,7 @@ int ds_gen_run(const struct ds_gen_opts *o, struct ds_gen_stats *st, struct ds_e
     struct ds_gen *g = calloc(1, sizeof *g);
     if (!g)
         return ds_err_set(err, -ENOMEM, "out of memory");
+    FILE *truth = NULL;
     int rc = ds_sched_init(&g->q) < 0 ? ds_err_set(err, -ENOMEM, "out of memory") : 0;
     if (rc == 0)
         rc = setup_space(g, o, err);
@@ -386,12 +393,17 @@ int ds_gen_run(const struct ds_gen_opts *o, struct ds_gen_stats *st, struct ds_e
     struct ds_pcapw_opts wo = {.format = o->format, .linktype = g->linktype,
                                .snaplen = o->snaplen, .nanosec = o->nanosec, .zstd = o->zstd,
                                .zstd_level = o->zstd_level, .appname = "darkscope gen"};
+    if (o->truth_path && !(truth = fopen(o->truth_path, "w"))) {
+        rc = ds_err_set(err, -errno, "cannot create '%s': %s", o->truth_path, strerror(errno));
+        goto out;
+    }
     rc = ds_pcapw_open(&g->w, o->out_path, &wo, err);
     if (rc < 0)
         goto out;
     rc = start_spawners(g);
     if (rc == 0)
         rc = run_loop(g, st);
+    st->bytes = ds_pcapw_bytes(g->w);
     struct ds_err cerr = {0};
     int crc = ds_pcapw_close(g->w, &cerr);
     g->w = NULL;
@@ -410,9 +422,13 @@ int ds_gen_run(const struct ds_gen_opts *o, struct ds_gen_stats *st, struct ds_e
                          g->check_mismatch);
         goto out;
     }
-    if (o->truth_path)
-        rc = write_truth(g, err);
+    if (truth) {
+        rc = write_truth(g, truth, err);
+        truth = NULL;
+    }
 out:
+    if (truth) /* a failed run leaves no half-written truth behind */
+        fclose(truth), remove(o->truth_path);
     teardown(g);
     free(g);
     return rc;
