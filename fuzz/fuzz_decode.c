@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct ds_shard shard;
     static int ready;
     if (!ready) {
-        if (ds_shard_init(&shard, 1024) < 0)
+        if (ds_shard_init(&shard) < 0)
             return 0;
         ready = 1;
     }

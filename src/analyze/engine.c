@@ -19,7 +19,8 @@
 #include "core/log.h"
 #include "decode/decode.h"
 
-#define BATCH 32
+#define BATCH DS_SHARD_BATCH /* frames read, decoded and counted together */
+#define RING_BATCH 32 /* records written to a ring before they are published */
 #define RING_SIZE 8192 /* records per ring; power of two */
 #define STATS_POLL 4096
 
@@ -69,19 +70,24 @@ static void *worker_main(void *arg)
             continue;
         }
         spins = 0;
-        /* prefetch a window ahead, then ingest */
-        for (size_t i = tail; i != head; i++) {
-            size_t ahead = i + 8;
-            if (ahead - tail < head - tail)
-                ds_hosttab_prefetch(&w->shard.hosts, &r->items[ahead & (RING_SIZE - 1)].p.src,
-                                    r->items[ahead & (RING_SIZE - 1)].h);
-            struct ring_item *it = &r->items[i & (RING_SIZE - 1)];
-            ds_shard_ingest(&w->shard, &it->p, it->h);
-            if (((i + 1) & 255) == 0)
-                atomic_store_explicit(&r->tail, i + 1, memory_order_release);
+        /* windows of up to one shard batch: prefetch their index slots, then ingest */
+        while (tail != head) {
+            size_t n = head - tail;
+            if (n > DS_SHARD_BATCH)
+                n = DS_SHARD_BATCH;
+            struct ds_pkt pk[DS_SHARD_BATCH];
+            uint64_t hs[DS_SHARD_BATCH];
+            for (size_t i = 0; i < n; i++) {
+                const struct ring_item *it = &r->items[(tail + i) & (RING_SIZE - 1)];
+                pk[i] = it->p;
+                hs[i] = it->h;
+                ds_hosttab_prefetch(&w->shard.hosts, &pk[i].src, hs[i]);
+            }
+            /* the slots are copied out: hand them back before counting */
+            tail += n;
+            atomic_store_explicit(&r->tail, tail, memory_order_release);
+            ds_shard_ingest_batch(&w->shard, pk, hs, (int)n);
         }
-        tail = head;
-        atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
     return NULL;
 }
@@ -155,39 +161,57 @@ static void poll_stats(const struct ds_engine_opts *o, struct ds_source *src)
     }
 }
 
+/* Calls poll_stats when the frame count crossed a multiple of STATS_POLL. */
+static void poll_every(const struct ds_engine_opts *o, struct ds_source *src, uint64_t before,
+                       uint64_t after)
+{
+    if (before / STATS_POLL != after / STATS_POLL)
+        poll_stats(o, src);
+}
+
+/* How many frames the next batch may hold under max_packets (0: the limit is reached). */
+static int batch_room(const struct ds_engine_opts *o, uint64_t frames)
+{
+    if (!o->max_packets)
+        return BATCH;
+    uint64_t left = o->max_packets > frames ? o->max_packets - frames : 0;
+    return left < BATCH ? (int)left : BATCH;
+}
+
+/*
+ * One thread does everything, a batch at a time: decode and classify the batch (prefetching
+ * each source's host slot), then count it, so the host-table misses of a batch overlap.
+ */
 static int run_inline(const struct ds_engine_opts *o, struct ds_source *src,
                       struct ds_summary *out, struct ds_engine_result *res, struct ds_err *err)
 {
     struct ds_shard shard;
+    struct ds_frame fv[BATCH];
     struct ds_pkt batch[BATCH];
     uint64_t hashes[BATCH];
-    int rc = ds_shard_init(&shard, o->expected_hosts);
+    int rc = ds_shard_init(&shard);
     if (rc < 0)
-        return ds_err_set(err, rc, "cannot allocate the host table (%zu hosts)", o->expected_hosts);
-    struct ds_frame f;
-    int n = 0;
+        return ds_err_set(err, rc, "cannot allocate the host table");
     uint64_t frames = 0;
-    for (;;) {
-        rc = ds_source_next(src, &f, err);
-        if (rc <= 0)
+    int room;
+    while ((room = batch_room(o, frames)) > 0) {
+        int n = ds_source_next_batch(src, fv, room, err);
+        if (n <= 0) {
+            rc = n;
             break;
-        frames++;
-        if (prepare(&f, o->darknet, out, &batch[n])) {
-            hashes[n] = ds_hosttab_hash(&batch[n].src);
-            ds_hosttab_prefetch(&shard.hosts, &batch[n].src, hashes[n]);
-            if (++n == BATCH) {
-                for (int i = 0; i < n; i++)
-                    ds_shard_ingest(&shard, &batch[i], hashes[i]);
-                n = 0;
+        }
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (prepare(&fv[i], o->darknet, out, &batch[k])) {
+                hashes[k] = ds_hosttab_hash(&batch[k].src);
+                ds_hosttab_prefetch(&shard.hosts, &batch[k].src, hashes[k]);
+                k++;
             }
         }
-        if ((frames & (STATS_POLL - 1)) == 0)
-            poll_stats(o, src);
-        if (o->max_packets && frames >= o->max_packets)
-            break;
+        ds_shard_ingest_batch(&shard, batch, hashes, k);
+        poll_every(o, src, frames, frames + (uint64_t)n);
+        frames += (uint64_t)n;
     }
-    for (int i = 0; i < n; i++)
-        ds_shard_ingest(&shard, &batch[i], hashes[i]);
     ds_summary_merge(out, shard.sum);
     res->oom_drops += shard.oom_drops;
     log_shard(&shard, 0);
@@ -205,7 +229,7 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
         return ds_err_set(err, -ENOMEM, "out of memory starting %d workers", nw);
     for (int i = 0; i < nw; i++) {
         w[i].ring.items = malloc(RING_SIZE * sizeof(struct ring_item));
-        if (!w[i].ring.items || ds_shard_init(&w[i].shard, o->expected_hosts / (size_t)nw) < 0) {
+        if (!w[i].ring.items || ds_shard_init(&w[i].shard) < 0) {
             rc = ds_err_set(err, -ENOMEM, "out of memory starting worker %d", i);
             goto out;
         }
@@ -215,15 +239,19 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
         }
         w[i].started = 1;
     }
-    struct ds_frame f;
+    struct ds_frame fv[BATCH];
     uint64_t frames = 0;
-    struct ds_pkt p;
-    for (;;) {
-        rc = ds_source_next(src, &f, err);
-        if (rc <= 0)
+    int room;
+    while ((room = batch_room(o, frames)) > 0) {
+        int n = ds_source_next_batch(src, fv, room, err);
+        if (n <= 0) {
+            rc = n;
             break;
-        frames++;
-        if (prepare(&f, o->darknet, out, &p)) {
+        }
+        for (int i = 0; i < n; i++) {
+            struct ds_pkt p;
+            if (!prepare(&fv[i], o->darknet, out, &p))
+                continue;
             uint64_t h = ds_hosttab_hash(&p.src);
             struct ring *r = &w[(h >> 32) % (uint64_t)nw].ring;
             struct ring_item *it = ring_slot(r);
@@ -231,13 +259,11 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
             it->p.payload = NULL; /* the frame buffer is not the worker's to read */
             it->h = h;
             r->local_head++;
-            if ((r->local_head & (BATCH - 1)) == 0)
+            if ((r->local_head & (RING_BATCH - 1)) == 0)
                 ring_publish(r);
         }
-        if ((frames & (STATS_POLL - 1)) == 0)
-            poll_stats(o, src);
-        if (o->max_packets && frames >= o->max_packets)
-            break;
+        poll_every(o, src, frames, frames + (uint64_t)n);
+        frames += (uint64_t)n;
     }
 out:
     for (int i = 0; i < nw; i++) {

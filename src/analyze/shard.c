@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ds_shard_init(struct ds_shard *s, size_t expected_hosts)
+int ds_shard_init(struct ds_shard *s)
 {
     memset(s, 0, sizeof *s);
     s->sum = calloc(1, sizeof *s->sum);
     if (!s->sum)
         return -ENOMEM;
-    if (ds_hosttab_init(&s->hosts, expected_hosts) < 0) {
+    if (ds_hosttab_init(&s->hosts) < 0) {
         free(s->sum);
         s->sum = NULL;
         return -ENOMEM;
@@ -25,7 +25,10 @@ void ds_shard_free(struct ds_shard *s)
     s->sum = NULL;
 }
 
-void ds_shard_ingest(struct ds_shard *s, struct ds_pkt *p, uint64_t h)
+/* Everything one packet adds, once its host entry is known (NULL: no memory for it; the
+ * packet is counted, its host, ports and stateful fingerprints are not). */
+static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bool created,
+                  uint64_t pkey)
 {
     struct ds_summary *sum = s->sum;
     sum->darknet_packets++;
@@ -36,40 +39,52 @@ void ds_shard_ingest(struct ds_shard *s, struct ds_pkt *p, uint64_t h)
         sum->last_ts_ns = p->ts_ns;
     if (p->ipver == 6)
         sum->ipv6_packets++;
-
-    bool created;
-    struct ds_host *host = ds_hosttab_get(&s->hosts, &p->src, h, &created);
+    for (uint32_t c = p->classes; c; c &= c - 1)
+        sum->classes[__builtin_ctz(c)]++;
+    /* stateless bits (set by classify) count one each; stateful ones count themselves */
+    for (uint32_t f = p->fps; f; f &= f - 1)
+        sum->fps[__builtin_ctz(f)]++;
     if (!host) {
         s->oom_drops++;
         return;
     }
     if (created)
         sum->sources++;
-
-    if (p->classes & DS_CLASS_BIT(DS_CLASS_TCP_SYN)) {
-        for (int i = 0; i < DS_FP_COUNT; i++) {
-            const struct ds_fingerprint *fp = ds_fingerprints[i];
-            if (!fp->match_state)
-                continue;
-            bool now;
-            sum->fps[i] += fp->match_state(p, &host->fp, &now);
-            if (now)
-                p->fps |= DS_FP_BIT(i);
-        }
-    }
-    for (uint32_t c = p->classes; c; c &= c - 1)
-        sum->classes[__builtin_ctz(c)]++;
-    for (uint32_t f = p->fps & ~DS_FP_BIT(DS_FP_UNICORNSCAN); f; f &= f - 1)
-        sum->fps[__builtin_ctz(f)]++;
+    if (p->classes & DS_CLASS_BIT(DS_CLASS_TCP_SYN))
+        p->fps |= ds_fp_match_syn_state(p, &host->fp, sum->fps);
 
     if ((p->flags & DS_PKT_L4) && (p->proto == 6 || p->proto == 17)) {
         int udp = p->proto == 17;
         struct ds_port_count *pc = &sum->ports[udp][p->dport];
         pc->packets++;
-        int rc = ds_hosttab_add_port(&s->hosts, host, ds_port_key(udp, p->dport));
+        int rc = ds_hosttab_add_port(&s->hosts, host, pkey, ds_port_key(udp, p->dport));
         if (rc > 0)
             pc->sources++;
         else if (rc < 0)
             s->oom_drops++;
+    }
+}
+
+void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t *h, int n)
+{
+    struct ds_host *host[DS_SHARD_BATCH];
+    bool created[DS_SHARD_BATCH];
+    uint64_t pkey[DS_SHARD_BATCH];
+    uint64_t moves = s->hosts.moves;
+    for (int i = 0; i < n; i++) {
+        host[i] = ds_hosttab_get(&s->hosts, &p[i].src, h[i], &created[i], &pkey[i]);
+        if (host[i] && (p[i].flags & DS_PKT_L4) && (p[i].proto == 6 || p[i].proto == 17))
+            ds_hosttab_prefetch_port(&s->hosts, host[i], pkey[i],
+                                     ds_port_key(p[i].proto == 17, p[i].dport));
+    }
+    /* an insert that moved entries (a segment split) made the earlier pointers stale: look
+     * those hosts up again (they exist now, so nothing moves any more) */
+    bool stale = s->hosts.moves != moves;
+    for (int i = 0; i < n; i++) {
+        if (stale && host[i]) {
+            bool again;
+            host[i] = ds_hosttab_get(&s->hosts, &p[i].src, h[i], &again, &pkey[i]);
+        }
+        count(s, &p[i], host[i], created[i], pkey[i]);
     }
 }

@@ -15,11 +15,25 @@ struct ds_shard {
     uint64_t oom_drops;     /* packets whose host or port could not be recorded (no memory) */
 };
 
-int ds_shard_init(struct ds_shard *s, size_t expected_hosts);
+int ds_shard_init(struct ds_shard *s);
 void ds_shard_free(struct ds_shard *s);
 
-/* Counts one darknet packet (already decoded and classified); h = ds_hosttab_hash(&p->src).
- * Adds stateful fingerprint bits to p->fps. */
-void ds_shard_ingest(struct ds_shard *s, struct ds_pkt *p, uint64_t h);
+/* Largest batch ds_shard_ingest_batch takes. */
+#define DS_SHARD_BATCH 64
+
+/*
+ * Counts n <= DS_SHARD_BATCH darknet packets (decoded and classified), in order;
+ * h[i] = ds_hosttab_hash(&p[i].src), and the caller has ideally prefetched each index slot
+ * (ds_hosttab_prefetch) a while before. Looks up every host first and prefetches the
+ * entries, then counts, so the cache misses of a batch overlap. Adds stateful fingerprint
+ * bits to p[i].fps.
+ */
+void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t *h, int n);
+
+/* One packet (tests, and callers without batches). */
+static inline void ds_shard_ingest(struct ds_shard *s, struct ds_pkt *p, uint64_t h)
+{
+    ds_shard_ingest_batch(s, p, &h, 1);
+}
 
 #endif

@@ -95,6 +95,16 @@ int ds_source_next(struct ds_source *s, struct ds_frame *f, struct ds_err *err)
     return rc;
 }
 
+int ds_source_next_batch(struct ds_source *s, struct ds_frame *fv, int max, struct ds_err *err)
+{
+    if (DS_UNLIKELY(s->broken) || max <= 0)
+        return 0;
+    int n = s->be->next_batch ? s->be->next_batch(s, fv, max, err) : s->be->next(s, fv, err);
+    if (n > 0)
+        s->st.frames += (uint64_t)n;
+    return n;
+}
+
 void ds_source_stats(struct ds_source *s, struct ds_capture_stats *st)
 {
     *st = s->st;

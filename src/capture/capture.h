@@ -55,6 +55,15 @@ int ds_source_open(struct ds_source **out, const struct ds_capture_opts *opts,
 /* Next frame in time order: 1 = *f filled, 0 = end of input, <0 = fatal error (err set). */
 int ds_source_next(struct ds_source *s, struct ds_frame *f, struct ds_err *err);
 
+/*
+ * Up to max next frames in time order into fv[0..]: returns how many (>= 1), 0 at the end of
+ * input, <0 on a fatal error (err set). Every frame of a batch stays valid until the next
+ * call on the source. Sources whose buffer moves between frames (streams, live capture, a
+ * BPF filter, several merged files) return one frame per call; a single mapped file returns
+ * whole batches (the packet path's fast case).
+ */
+int ds_source_next_batch(struct ds_source *s, struct ds_frame *fv, int max, struct ds_err *err);
+
 /* Current counters (live: asks the kernel). Safe to call from the reading thread only. */
 void ds_source_stats(struct ds_source *s, struct ds_capture_stats *st);
 

@@ -28,6 +28,8 @@ struct ds_capture_backend {
     const char *name;
     int (*open)(struct ds_source *s, const struct ds_capture_opts *opts, struct ds_err *err);
     int (*next)(struct ds_source *s, struct ds_frame *f, struct ds_err *err);
+    /* optional: several frames that all stay valid until the next call (see capture.h) */
+    int (*next_batch)(struct ds_source *s, struct ds_frame *fv, int max, struct ds_err *err);
     void (*stats)(struct ds_source *s, struct ds_capture_stats *st); /* add live counters */
     void (*interrupt)(struct ds_source *s);                          /* optional */
     void (*close)(struct ds_source *s);

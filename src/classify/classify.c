@@ -177,15 +177,7 @@ void ds_classify(struct ds_pkt *p)
         c |= DS_CLASS_BIT(DS_CLASS_NONROUTABLE_SRC);
     p->classes = c;
 
-    uint32_t fps = 0;
-    if (syn) {
-        for (int i = 0; i < DS_FP_COUNT; i++) {
-            const struct ds_fingerprint *fp = ds_fingerprints[i];
-            if (fp->match && fp->match(p))
-                fps |= DS_FP_BIT(fp->id);
-        }
-    }
-    p->fps = fps;
+    p->fps = syn ? ds_fp_match_syn(p) : 0;
 }
 
 const struct ds_addr *ds_backscatter_victim(const struct ds_pkt *p)

@@ -98,3 +98,32 @@ const struct ds_fingerprint *const ds_fingerprints[DS_FP_COUNT] = {
     [DS_FP_MIRAI] = &fp_mirai,     [DS_FP_ZMAP] = &fp_zmap, [DS_FP_MASSCAN] = &fp_masscan,
     [DS_FP_NMAP] = &fp_nmap,       [DS_FP_UNICORNSCAN] = &fp_unicorn,
 };
+
+uint32_t ds_fp_match_syn(const struct ds_pkt *p)
+{
+    uint32_t bits = 0;
+#pragma GCC unroll 8 /* fully unrolled, each constant entry's matcher is inlined */
+    for (int i = 0; i < DS_FP_COUNT; i++) {
+        const struct ds_fingerprint *fp = ds_fingerprints[i];
+        if (fp->match && fp->match(p))
+            bits |= DS_FP_BIT(i);
+    }
+    return bits;
+}
+
+uint32_t ds_fp_match_syn_state(const struct ds_pkt *p, struct ds_fp_state *st,
+                               uint64_t counts[DS_FP_COUNT])
+{
+    uint32_t bits = 0;
+#pragma GCC unroll 8 /* fully unrolled, each constant entry's matcher is inlined */
+    for (int i = 0; i < DS_FP_COUNT; i++) {
+        const struct ds_fingerprint *fp = ds_fingerprints[i];
+        if (!fp->match_state)
+            continue;
+        bool now;
+        counts[i] += fp->match_state(p, st, &now);
+        if (now)
+            bits |= DS_FP_BIT(i);
+    }
+    return bits;
+}

@@ -262,7 +262,6 @@ static int analyze_run(int argc, char **argv)
     struct ds_engine_opts eo = {
         .darknet = &dn,
         .workers = (int)s.threads,
-        .expected_hosts = 65536,
         .max_packets = (uint64_t)s.count,
         .stats_request = &g_stats_request,
         .on_stats = print_capture_stats,

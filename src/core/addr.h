@@ -2,6 +2,7 @@
 #ifndef DS_ADDR_H
 #define DS_ADDR_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,34 +26,38 @@ struct ds_prefix {
 #define DS_ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
 #define DS_PREFIX_STRLEN 50
 
+/* The accessors below copy whole words (the packet path calls them per packet). */
+static const uint8_t ds_addr_v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
 static inline bool ds_addr_is_v4(const struct ds_addr *a)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a->b, mapped, 12) == 0;
+    return memcmp(a->b, ds_addr_v4_mapped, 12) == 0;
 }
 
 static inline uint32_t ds_addr_v4(const struct ds_addr *a)
 {
-    return ((uint32_t)a->b[12] << 24) | ((uint32_t)a->b[13] << 16) | ((uint32_t)a->b[14] << 8) |
-           a->b[15];
+    uint32_t v;
+    memcpy(&v, a->b + 12, 4);
+    return be32toh(v);
 }
 
 static inline void ds_addr_set_v4(struct ds_addr *a, uint32_t v4)
 {
-    memset(a->b, 0, 10);
-    a->b[10] = 0xff;
-    a->b[11] = 0xff;
-    a->b[12] = (uint8_t)(v4 >> 24);
-    a->b[13] = (uint8_t)(v4 >> 16);
-    a->b[14] = (uint8_t)(v4 >> 8);
-    a->b[15] = (uint8_t)v4;
+    uint32_t be = htobe32(v4);
+    memcpy(a->b, ds_addr_v4_mapped, 12);
+    memcpy(a->b + 12, &be, 4);
 }
 
 static inline void ds_addr_set_v6(struct ds_addr *a, const uint8_t v6[16]) { memcpy(a->b, v6, 16); }
 
 static inline bool ds_addr_eq(const struct ds_addr *x, const struct ds_addr *y)
 {
-    return memcmp(x->b, y->b, 16) == 0;
+    uint64_t x0, x1, y0, y1;
+    memcpy(&x0, x->b, 8);
+    memcpy(&x1, x->b + 8, 8);
+    memcpy(&y0, y->b, 8);
+    memcpy(&y1, y->b + 8, 8);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
 }
 
 /* Parses "192.0.2.1" or "2001:db8::1". Returns 0 or -EINVAL with a message naming text. */

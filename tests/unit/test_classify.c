@@ -129,7 +129,7 @@ static void test_unicornscan_state(void **st)
 {
     (void)st;
     struct ds_shard sh;
-    assert_int_equal(ds_shard_init(&sh, 16), 0);
+    assert_int_equal(ds_shard_init(&sh), 0);
     const uint32_t K = 0x5a5a1234;
     uint32_t dsts[4] = {0xC6336401, 0xC6336402, 0xC6336402, 0xC6336403};
     uint16_t dports[4] = {80, 81, 81, 82};
