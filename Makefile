@@ -43,7 +43,7 @@ fuzz: deps
 	@bash fuzz/run.sh $(CHECK_BUILD) $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' 'fuzz/*.c')
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 'fuzz/*.c')
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD)

@@ -10,6 +10,7 @@ PKGS=(
   cmake               # build system
   pkg-config          # finds the libraries below
   clang               # sanitizer + libFuzzer build used by `make check`
+  clang-format        # the format test (tests/e2e/format.sh) and `make format`
   libclang-rt-14-dev  # clang's ASan/UBSan/libFuzzer runtimes
   libpcap-dev         # live capture, BPF filters, the benchmark floor
   libzstd-dev         # zstd-compressed captures

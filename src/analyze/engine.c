@@ -20,8 +20,8 @@
 #include "decode/decode.h"
 
 #define BATCH DS_SHARD_BATCH /* frames read, decoded and counted together */
-#define RING_BATCH 32 /* records written to a ring before they are published */
-#define RING_SIZE 8192 /* records per ring; power of two */
+#define RING_BATCH 32        /* records written to a ring before they are published */
+#define RING_SIZE 8192       /* records per ring; power of two */
 #define STATS_POLL 4096
 
 struct ring_item {
@@ -182,8 +182,8 @@ static int batch_room(const struct ds_engine_opts *o, uint64_t frames)
  * One thread does everything, a batch at a time: decode and classify the batch (prefetching
  * each source's host slot), then count it, so the host-table misses of a batch overlap.
  */
-static int run_inline(const struct ds_engine_opts *o, struct ds_source *src,
-                      struct ds_summary *out, struct ds_engine_result *res, struct ds_err *err)
+static int run_inline(const struct ds_engine_opts *o, struct ds_source *src, struct ds_summary *out,
+                      struct ds_engine_result *res, struct ds_err *err)
 {
     struct ds_shard shard;
     struct ds_frame fv[BATCH];

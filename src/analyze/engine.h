@@ -12,8 +12,8 @@
 
 struct ds_engine_opts {
     const struct ds_darknet *darknet; /* read-only, shared */
-    int workers;            /* 1: everything on the calling thread; N>1: reader + N shards */
-    uint64_t max_packets;   /* stop after this many frames (0: no limit) */
+    int workers;          /* 1: everything on the calling thread; N>1: reader + N shards */
+    uint64_t max_packets; /* stop after this many frames (0: no limit) */
     /* Optional: polled every few thousand frames; when *stats_request is set, the engine clears
      * it and calls on_stats (from the reading thread). Used for SIGUSR1. */
     volatile sig_atomic_t *stats_request;

@@ -19,7 +19,7 @@
 #define SEG_MASK (SEG_SLOTS - 1)
 #define SEG_SPLIT_AT (SEG_SLOTS / 4 * 3) /* a segment splits when 3/4 full */
 #define SEG_BYTES ((size_t)SEG_SLOTS * sizeof(struct ds_host4))
-#define MAX_DEPTH 40                     /* 2^40 segments: far beyond any memory */
+#define MAX_DEPTH 40 /* 2^40 segments: far beyond any memory */
 #define V6_INITIAL 1024
 #define PAIRS_INITIAL 1024
 

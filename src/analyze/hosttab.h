@@ -21,8 +21,8 @@ struct ds_host {
 };
 
 enum {
-    DS_HOST_USED = 1u << 0,    /* the slot holds a host */
-    DS_HOST_PORT0 = 1u << 1,   /* port0 is set; further ports go to the pair set */
+    DS_HOST_USED = 1u << 0,  /* the slot holds a host */
+    DS_HOST_PORT0 = 1u << 1, /* port0 is set; further ports go to the pair set */
     DS_HOST_PORT0_UDP = 1u << 2,
 };
 
@@ -46,7 +46,10 @@ struct ds_hseg {
 };
 
 /* Port key: proto index (0 tcp, 1 udp) << 16 | port. */
-static inline uint32_t ds_port_key(int udp, uint16_t port) { return ((uint32_t)udp << 16) | port; }
+static inline uint32_t ds_port_key(int udp, uint16_t port)
+{
+    return ((uint32_t)udp << 16) | port;
+}
 
 struct ds_hosttab {
     /* IPv4: extendible hashing. dir[the top `depth` bits of the hash] is the segment; a full
@@ -89,13 +92,11 @@ static inline struct ds_hseg *ds_hosttab_seg(const struct ds_hosttab *t, uint64_
 
 /* Prefetches the home slot of a. Always inlined: as an ordinary function GCC finds it free of
  * side effects and deletes every call (measured). */
-static inline __attribute__((always_inline)) void ds_hosttab_prefetch(const struct ds_hosttab *t,
-                                                                      const struct ds_addr *a,
-                                                                      uint64_t h)
+static inline __attribute__((always_inline)) void
+ds_hosttab_prefetch(const struct ds_hosttab *t, const struct ds_addr *a, uint64_t h)
 {
     if (ds_addr_is_v4(a))
-        __builtin_prefetch(&ds_hosttab_seg(t, h)->slots[h & ((1u << DS_HOST_SEG_SHIFT) - 1)], 1,
-                           3);
+        __builtin_prefetch(&ds_hosttab_seg(t, h)->slots[h & ((1u << DS_HOST_SEG_SHIFT) - 1)], 1, 3);
     else
         __builtin_prefetch(&t->v6[h & t->v6_mask], 1, 3);
 }
@@ -111,8 +112,9 @@ struct ds_host *ds_hosttab_get(struct ds_hosttab *t, const struct ds_addr *a, ui
 
 /* Prefetches what ds_hosttab_add_port(t, host, pkey, k) will read, if it reads beyond the
  * host entry (which must be in the cache: the caller just looked it up). */
-static inline __attribute__((always_inline)) void ds_hosttab_prefetch_port(
-    const struct ds_hosttab *t, const struct ds_host *host, uint64_t pkey, uint32_t k)
+static inline __attribute__((always_inline)) void
+ds_hosttab_prefetch_port(const struct ds_hosttab *t, const struct ds_host *host, uint64_t pkey,
+                         uint32_t k)
 {
     uint8_t udp = k >> 16 ? DS_HOST_PORT0_UDP : 0;
     if ((host->flags & DS_HOST_PORT0) &&

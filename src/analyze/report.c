@@ -57,7 +57,10 @@ static void iso_time(uint64_t ns, char *buf, size_t len)
     snprintf(buf + w, len - w, ".%06uZ", (unsigned)((ns / 1000) % 1000000));
 }
 
-static json_t *jint(uint64_t v) { return json_integer((json_int_t)v); }
+static json_t *jint(uint64_t v)
+{
+    return json_integer((json_int_t)v);
+}
 
 static json_t *build_json(const struct ds_summary *s, const struct ds_report_meta *m,
                           const struct ds_port_row *rows, size_t nrows)
@@ -189,7 +192,8 @@ static void write_table(FILE *f, const struct ds_summary *s, const struct ds_rep
     fprintf(f, "\nclasses (a packet may have several)\n");
     for (int i = 0; i < DS_CLASS_COUNT; i++)
         fprintf(f, "  %-20s%15" PRIu64 "  %5.1f%%\n", ds_class_table[i].name, s->classes[i],
-                s->darknet_packets ? 100.0 * (double)s->classes[i] / (double)s->darknet_packets : 0);
+                s->darknet_packets ? 100.0 * (double)s->classes[i] / (double)s->darknet_packets
+                                   : 0);
     fprintf(f, "\nfingerprints (TCP SYN)\n");
     for (int i = 0; i < DS_FP_COUNT; i++)
         fprintf(f, "  %-20s%15" PRIu64 "   %s\n", ds_fingerprints[i]->name, s->fps[i],
@@ -199,7 +203,8 @@ static void write_table(FILE *f, const struct ds_summary *s, const struct ds_rep
     for (size_t i = 0; i < nrows; i++)
         fprintf(f, "  %-5s %5u %15" PRIu64 " %6.2f%% %12" PRIu64 "\n", rows[i].udp ? "udp" : "tcp",
                 rows[i].port, rows[i].packets,
-                s->darknet_packets ? 100.0 * (double)rows[i].packets / (double)s->darknet_packets : 0,
+                s->darknet_packets ? 100.0 * (double)rows[i].packets / (double)s->darknet_packets
+                                   : 0,
                 rows[i].sources);
 }
 

@@ -15,7 +15,7 @@ enum ds_format { DS_FORMAT_TABLE = 0, DS_FORMAT_CSV, DS_FORMAT_JSON };
 struct ds_report_meta {
     const struct ds_darknet *darknet;
     const struct ds_capture_stats *capture;
-    size_t top;  /* ports listed */
+    size_t top; /* ports listed */
 };
 
 struct ds_port_row {

@@ -2,8 +2,8 @@
 #include "analyze/summary.h"
 
 const char *const ds_skip_names[DS_SKIP_COUNT] = {
-    [DS_SKIP_NOT_DARKNET] = "not_darknet",       [DS_SKIP_TRUNCATED] = "truncated",
-    [DS_SKIP_MALFORMED] = "malformed",           [DS_SKIP_UNSUPPORTED_LINK] = "unsupported_link",
+    [DS_SKIP_NOT_DARKNET] = "not_darknet", [DS_SKIP_TRUNCATED] = "truncated",
+    [DS_SKIP_MALFORMED] = "malformed",     [DS_SKIP_UNSUPPORTED_LINK] = "unsupported_link",
     [DS_SKIP_NON_IP] = "non_ip",
 };
 

@@ -36,14 +36,14 @@ struct ds_summary {
     uint64_t skipped[DS_SKIP_COUNT];
     uint64_t classes[DS_CLASS_COUNT];
     uint64_t fps[DS_FP_COUNT];
-    uint64_t sources;         /* distinct source addresses of darknet packets */
+    uint64_t sources; /* distinct source addresses of darknet packets */
     uint64_t ipv6_packets;
     uint64_t first_ts_ns, last_ts_ns; /* of darknet packets; 0 when none */
     struct {
         uint32_t linktype;
         uint64_t packets;
     } unsupported_links[DS_LINK_SLOTS];
-    uint64_t unsupported_links_other; /* beyond DS_LINK_SLOTS distinct types */
+    uint64_t unsupported_links_other;     /* beyond DS_LINK_SLOTS distinct types */
     struct ds_port_count ports[2][65536]; /* [0] tcp, [1] udp, by destination port */
 };
 

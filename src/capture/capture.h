@@ -12,7 +12,7 @@
 /* One captured frame. `data` points into the source's buffer and stays valid only until the
  * next ds_source_next() call on the same source. */
 struct ds_frame {
-    uint64_t ts_ns;    /* capture time, ns since the epoch (any file resolution converted) */
+    uint64_t ts_ns; /* capture time, ns since the epoch (any file resolution converted) */
     const uint8_t *data;
     uint32_t caplen;   /* bytes at data */
     uint32_t wirelen;  /* original length on the wire (>= caplen for sane files) */
@@ -22,12 +22,12 @@ struct ds_frame {
 struct ds_capture_opts {
     const char *const *paths; /* files or directories; "-" is standard input */
     size_t n_paths;
-    const char *iface;  /* live capture when set (paths must be empty) */
-    const char *bpf;    /* BPF filter expression, or NULL; applied to files and live */
-    int snaplen;        /* live: bytes per packet to capture (default 262144) */
-    bool immediate;     /* live: deliver packets at once instead of buffering */
-    bool promisc;       /* live: promiscuous mode */
-    int buffer_mb;      /* live: kernel buffer size, 0 = libpcap default */
+    const char *iface; /* live capture when set (paths must be empty) */
+    const char *bpf;   /* BPF filter expression, or NULL; applied to files and live */
+    int snaplen;       /* live: bytes per packet to capture (default 262144) */
+    bool immediate;    /* live: deliver packets at once instead of buffering */
+    bool promisc;      /* live: promiscuous mode */
+    int buffer_mb;     /* live: kernel buffer size, 0 = libpcap default */
 };
 
 struct ds_capture_stats {
@@ -49,8 +49,7 @@ struct ds_source;
  * among several is not fatal: it is reported once through the log (naming the file and the
  * byte offset) and counted in the stats.
  */
-int ds_source_open(struct ds_source **out, const struct ds_capture_opts *opts,
-                   struct ds_err *err);
+int ds_source_open(struct ds_source **out, const struct ds_capture_opts *opts, struct ds_err *err);
 
 /* Next frame in time order: 1 = *f filled, 0 = end of input, <0 = fatal error (err set). */
 int ds_source_next(struct ds_source *s, struct ds_frame *f, struct ds_err *err);

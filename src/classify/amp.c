@@ -25,7 +25,10 @@ const char *const ds_payload_class_names[DS_PAYLOAD_COUNT] = {
     [DS_PAYLOAD_STEAM_QUERY] = "steam_a2s_info",
 };
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
 
 /* A DNS query header plus a first question; returns the offset just after QNAME (the QTYPE
  * position) or 0 when it is not a well-formed query. */
@@ -61,7 +64,10 @@ static bool dns_any(const uint8_t *p, size_t len)
     return q && rd16(p + q) == 255;
 }
 
-static bool mdns_query(const uint8_t *p, size_t len) { return dns_question(p, len) != 0; }
+static bool mdns_query(const uint8_t *p, size_t len)
+{
+    return dns_question(p, len) != 0;
+}
 
 /* NTP mode 7 (private) request 42 MON_GETLIST_1 or 20 MON_GETLIST: "monlist". */
 static bool ntp_monlist(const uint8_t *p, size_t len)
@@ -78,7 +84,10 @@ static bool prefix(const uint8_t *p, size_t len, const char *s)
     return len >= n && memcmp(p, s, n) == 0;
 }
 
-static bool ssdp_msearch(const uint8_t *p, size_t len) { return prefix(p, len, "M-SEARCH "); }
+static bool ssdp_msearch(const uint8_t *p, size_t len)
+{
+    return prefix(p, len, "M-SEARCH ");
+}
 
 /* memcached over UDP: an 8-byte frame header, then the ASCII command. Scanners also send the
  * bare command; both are accepted. */
@@ -178,10 +187,16 @@ static bool portmap_call(const uint8_t *p, size_t len)
 }
 
 /* TFTP read request: opcode 1. */
-static bool tftp_rrq(const uint8_t *p, size_t len) { return len >= 4 && p[0] == 0 && p[1] == 1; }
+static bool tftp_rrq(const uint8_t *p, size_t len)
+{
+    return len >= 4 && p[0] == 0 && p[1] == 1;
+}
 
 /* RIPv1 request: command 1, version 1. */
-static bool rip_request(const uint8_t *p, size_t len) { return len >= 4 && p[0] == 1 && p[1] == 1; }
+static bool rip_request(const uint8_t *p, size_t len)
+{
+    return len >= 4 && p[0] == 1 && p[1] == 1;
+}
 
 static bool quake_getstatus(const uint8_t *p, size_t len)
 {
@@ -214,29 +229,45 @@ AMP(amp_quake, "quake", 27960, DS_PAYLOAD_QUAKE_GETSTATUS, "63.9", quake_getstat
 AMP(amp_steam, "steam", 27015, DS_PAYLOAD_STEAM_QUERY, "5.5", steam_a2s_info);
 
 const struct ds_amp_proto *const ds_amp_protos[] = {
-    &amp_dns,   &amp_ntp,     &amp_snmp,    &amp_ssdp, &amp_chargen, &amp_qotd,
+    &amp_dns,   &amp_ntp,       &amp_snmp,    &amp_ssdp, &amp_chargen, &amp_qotd,
     &amp_cldap, &amp_memcached, &amp_netbios, &amp_tftp, &amp_portmap, &amp_mdns,
-    &amp_rip,   &amp_quake,   &amp_steam,   NULL,
+    &amp_rip,   &amp_quake,     &amp_steam,   NULL,
 };
 
 const struct ds_amp_proto *ds_amp_by_port(uint16_t port)
 {
     switch (port) {
-    case 53: return &amp_dns;
-    case 123: return &amp_ntp;
-    case 161: return &amp_snmp;
-    case 1900: return &amp_ssdp;
-    case 19: return &amp_chargen;
-    case 17: return &amp_qotd;
-    case 389: return &amp_cldap;
-    case 11211: return &amp_memcached;
-    case 137: return &amp_netbios;
-    case 69: return &amp_tftp;
-    case 111: return &amp_portmap;
-    case 5353: return &amp_mdns;
-    case 520: return &amp_rip;
-    case 27960: return &amp_quake;
-    case 27015: return &amp_steam;
-    default: return NULL;
+    case 53:
+        return &amp_dns;
+    case 123:
+        return &amp_ntp;
+    case 161:
+        return &amp_snmp;
+    case 1900:
+        return &amp_ssdp;
+    case 19:
+        return &amp_chargen;
+    case 17:
+        return &amp_qotd;
+    case 389:
+        return &amp_cldap;
+    case 11211:
+        return &amp_memcached;
+    case 137:
+        return &amp_netbios;
+    case 69:
+        return &amp_tftp;
+    case 111:
+        return &amp_portmap;
+    case 5353:
+        return &amp_mdns;
+    case 520:
+        return &amp_rip;
+    case 27960:
+        return &amp_quake;
+    case 27015:
+        return &amp_steam;
+    default:
+        return NULL;
     }
 }

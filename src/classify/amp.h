@@ -9,10 +9,10 @@
 #include "decode/pkt.h"
 
 struct ds_amp_proto {
-    const char *name;          /* "dns", "ntp", ... */
-    uint16_t port;             /* UDP destination port */
+    const char *name;              /* "dns", "ntp", ... */
+    uint16_t port;                 /* UDP destination port */
     enum ds_payload_class request; /* the payload class of its amplifying request */
-    const char *factor;        /* published bandwidth amplification factor (US-CERT TA14-017A) */
+    const char *factor; /* published bandwidth amplification factor (US-CERT TA14-017A) */
     /* Recognises the amplifying request in a UDP payload (len bytes, may be 0). */
     bool (*is_request)(const uint8_t *p, size_t len);
 };

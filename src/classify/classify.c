@@ -7,20 +7,27 @@
 #include "classify/fingerprint.h"
 
 const struct ds_class_desc ds_class_table[DS_CLASS_COUNT] = {
-    [DS_CLASS_TCP_SYN] = {.id = DS_CLASS_TCP_SYN, .name = "tcp_syn",
+    [DS_CLASS_TCP_SYN] = {.id = DS_CLASS_TCP_SYN,
+                          .name = "tcp_syn",
                           .description = "TCP SYN without ACK (scan or connection attempt)"},
-    [DS_CLASS_BACKSCATTER] = {.id = DS_CLASS_BACKSCATTER, .name = "backscatter",
+    [DS_CLASS_BACKSCATTER] = {.id = DS_CLASS_BACKSCATTER,
+                              .name = "backscatter",
                               .description = "reply from a DoS victim to a spoofed darknet source"},
-    [DS_CLASS_ICMP_REQUEST] = {.id = DS_CLASS_ICMP_REQUEST, .name = "icmp_request",
+    [DS_CLASS_ICMP_REQUEST] = {.id = DS_CLASS_ICMP_REQUEST,
+                               .name = "icmp_request",
                                .description = "ICMP/ICMPv6 echo, timestamp, info or mask request"},
     [DS_CLASS_UDP] = {.id = DS_CLASS_UDP, .name = "udp", .description = "any UDP"},
-    [DS_CLASS_AMP_PROBE] = {.id = DS_CLASS_AMP_PROBE, .name = "amp_probe",
+    [DS_CLASS_AMP_PROBE] = {.id = DS_CLASS_AMP_PROBE,
+                            .name = "amp_probe",
                             .description = "amplifying request to a UDP amplifier port"},
-    [DS_CLASS_SPOOFED_HINT] = {.id = DS_CLASS_SPOOFED_HINT, .name = "spoofed_hint",
+    [DS_CLASS_SPOOFED_HINT] = {.id = DS_CLASS_SPOOFED_HINT,
+                               .name = "spoofed_hint",
                                .description = "Corsaro's signs of a spoofed source"},
-    [DS_CLASS_NONROUTABLE_SRC] = {.id = DS_CLASS_NONROUTABLE_SRC, .name = "nonroutable_src",
+    [DS_CLASS_NONROUTABLE_SRC] = {.id = DS_CLASS_NONROUTABLE_SRC,
+                                  .name = "nonroutable_src",
                                   .description = "source in a non-routable range (RFC 5735)"},
-    [DS_CLASS_FRAGMENT] = {.id = DS_CLASS_FRAGMENT, .name = "fragment",
+    [DS_CLASS_FRAGMENT] = {.id = DS_CLASS_FRAGMENT,
+                           .name = "fragment",
                            .description = "IP fragment"},
 };
 
@@ -51,7 +58,14 @@ int ds_addr_nonroutable(const struct ds_addr *a)
             return 1;
         /* fast exit: only these first octets can start a listed range */
         switch (v >> 24) {
-        case 0: case 10: case 127: case 169: case 172: case 192: case 198: case 203:
+        case 0:
+        case 10:
+        case 127:
+        case 169:
+        case 172:
+        case 192:
+        case 198:
+        case 203:
             break;
         default:
             return 0;
@@ -80,7 +94,15 @@ static bool icmp_backscatter(const struct ds_pkt *p)
 {
     if (p->proto == 1) {
         switch (p->icmp_type) {
-        case 0: case 3: case 4: case 5: case 11: case 12: case 14: case 16: case 18:
+        case 0:
+        case 3:
+        case 4:
+        case 5:
+        case 11:
+        case 12:
+        case 14:
+        case 16:
+        case 18:
             return true;
         default:
             return false;
@@ -94,8 +116,7 @@ static bool icmp_backscatter(const struct ds_pkt *p)
 static bool icmp_request(const struct ds_pkt *p)
 {
     if (p->proto == 1)
-        return p->icmp_type == 8 || p->icmp_type == 13 || p->icmp_type == 15 ||
-               p->icmp_type == 17;
+        return p->icmp_type == 8 || p->icmp_type == 13 || p->icmp_type == 15 || p->icmp_type == 17;
     return p->icmp_type == 128;
 }
 

@@ -95,8 +95,8 @@ static const struct ds_fingerprint fp_unicorn = {
 };
 
 const struct ds_fingerprint *const ds_fingerprints[DS_FP_COUNT] = {
-    [DS_FP_MIRAI] = &fp_mirai,     [DS_FP_ZMAP] = &fp_zmap, [DS_FP_MASSCAN] = &fp_masscan,
-    [DS_FP_NMAP] = &fp_nmap,       [DS_FP_UNICORNSCAN] = &fp_unicorn,
+    [DS_FP_MIRAI] = &fp_mirai, [DS_FP_ZMAP] = &fp_zmap,           [DS_FP_MASSCAN] = &fp_masscan,
+    [DS_FP_NMAP] = &fp_nmap,   [DS_FP_UNICORNSCAN] = &fp_unicorn,
 };
 
 uint32_t ds_fp_match_syn(const struct ds_pkt *p)

@@ -3,8 +3,8 @@
 #define DS_CLI_H
 
 struct ds_command {
-    const char *name;    /* as typed after `darkscope` */
-    const char *summary; /* one line for `darkscope help` */
+    const char *name;                  /* as typed after `darkscope` */
+    const char *summary;               /* one line for `darkscope help` */
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand; returns the exit status */
 };
 

@@ -45,53 +45,135 @@ struct gen_settings {
 
 #define OPT(f) offsetof(struct gen_settings, f)
 static const struct ds_option base_options[] = {
-    {.name = "write", .short_name = 'w', .type = DS_OPT_STRING, .offset = OPT(write),
-     .metavar = "FILE", .help = "capture to write (.pcap, .pcapng; .zst compresses; - = stdout)"},
-    {.name = "truth", .type = DS_OPT_STRING, .offset = OPT(truth), .metavar = "FILE",
+    {.name = "write",
+     .short_name = 'w',
+     .type = DS_OPT_STRING,
+     .offset = OPT(write),
+     .metavar = "FILE",
+     .help = "capture to write (.pcap, .pcapng; .zst compresses; - = stdout)"},
+    {.name = "truth",
+     .type = DS_OPT_STRING,
+     .offset = OPT(truth),
+     .metavar = "FILE",
      .help = "ground truth JSON to write"},
-    {.name = "profile", .type = DS_OPT_ENUM, .offset = OPT(profile), .def = "demo",
-     .choices = ds_gen_profile_names, .metavar = "demo|bench|tiny",
+    {.name = "profile",
+     .type = DS_OPT_ENUM,
+     .offset = OPT(profile),
+     .def = "demo",
+     .choices = ds_gen_profile_names,
+     .metavar = "demo|bench|tiny",
      .help = "defaults for darknet, duration and population sizes"},
-    {.name = "seed", .short_name = 's', .type = DS_OPT_INT, .offset = OPT(seed), .def = "1",
-     .min = 0, .max = LONG_MAX, .metavar = "N", .help = "random seed (same seed, same bytes)"},
-    {.name = "start", .type = DS_OPT_STRING, .offset = OPT(start), .metavar = "TIME",
+    {.name = "seed",
+     .short_name = 's',
+     .type = DS_OPT_INT,
+     .offset = OPT(seed),
+     .def = "1",
+     .min = 0,
+     .max = LONG_MAX,
+     .metavar = "N",
+     .help = "random seed (same seed, same bytes)"},
+    {.name = "start",
+     .type = DS_OPT_STRING,
+     .offset = OPT(start),
+     .metavar = "TIME",
      .help = "capture start, UTC 'YYYY-MM-DDTHH:MM:SSZ' or epoch seconds "
              "(default 2024-01-01T00:00:00Z)"},
-    {.name = "duration", .type = DS_OPT_STRING, .offset = OPT(duration), .metavar = "TIME",
+    {.name = "duration",
+     .type = DS_OPT_STRING,
+     .offset = OPT(duration),
+     .metavar = "TIME",
      .help = "capture length: seconds, or with s/m/h/d (profile: 1h, tiny 10m)"},
-    {.name = "minutes", .short_name = 'm', .type = DS_OPT_INT, .offset = OPT(minutes),
-     .min = 0, .max = 5256000, .metavar = "N", .help = "capture length in minutes"},
-    {.name = "darknet", .short_name = 'd', .type = DS_OPT_LIST, .offset = OPT(darknet),
+    {.name = "minutes",
+     .short_name = 'm',
+     .type = DS_OPT_INT,
+     .offset = OPT(minutes),
+     .min = 0,
+     .max = 5256000,
+     .metavar = "N",
+     .help = "capture length in minutes"},
+    {.name = "darknet",
+     .short_name = 'd',
+     .type = DS_OPT_LIST,
+     .offset = OPT(darknet),
      .metavar = "CIDR[,CIDR]",
      .help = "monitored prefixes, v4 or v6 (default 198.51.100.0/24,203.0.113.0/24)"},
-    {.name = "darknet6", .type = DS_OPT_LIST, .offset = OPT(darknet6), .metavar = "CIDR|none",
+    {.name = "darknet6",
+     .type = DS_OPT_LIST,
+     .offset = OPT(darknet6),
+     .metavar = "CIDR|none",
      .help = "monitored IPv6 prefixes (default 2001:db8:1::/48; none: IPv4 only)"},
-    {.name = "scale", .type = DS_OPT_STRING, .offset = OPT(scale), .metavar = "F",
+    {.name = "scale",
+     .type = DS_OPT_STRING,
+     .offset = OPT(scale),
+     .metavar = "F",
      .help = "multiply every population size by F"},
-    {.name = "packets", .type = DS_OPT_STRING, .offset = OPT(packets), .metavar = "N[k|M|G]",
+    {.name = "packets",
+     .type = DS_OPT_STRING,
+     .offset = OPT(packets),
+     .metavar = "N[k|M|G]",
      .help = "scale the populations to about N packets"},
-    {.name = "format", .type = DS_OPT_ENUM, .offset = OPT(format), .def = "auto",
-     .choices = format_names, .metavar = "auto|pcap|pcapng",
+    {.name = "format",
+     .type = DS_OPT_ENUM,
+     .offset = OPT(format),
+     .def = "auto",
+     .choices = format_names,
+     .metavar = "auto|pcap|pcapng",
      .help = "capture format (auto: pcapng when the name says so)"},
-    {.name = "nanosecond", .type = DS_OPT_BOOL, .offset = OPT(nanosecond),
+    {.name = "nanosecond",
+     .type = DS_OPT_BOOL,
+     .offset = OPT(nanosecond),
      .help = "nanosecond timestamps"},
-    {.name = "link", .type = DS_OPT_ENUM, .offset = OPT(link), .def = "ethernet",
-     .choices = link_names, .metavar = "ethernet|raw", .help = "link type of the frames"},
-    {.name = "snaplen", .type = DS_OPT_INT, .offset = OPT(snaplen), .def = "262144",
-     .min = 2048, .max = 262144, .metavar = "BYTES",
+    {.name = "link",
+     .type = DS_OPT_ENUM,
+     .offset = OPT(link),
+     .def = "ethernet",
+     .choices = link_names,
+     .metavar = "ethernet|raw",
+     .help = "link type of the frames"},
+    {.name = "snaplen",
+     .type = DS_OPT_INT,
+     .offset = OPT(snaplen),
+     .def = "262144",
+     .min = 2048,
+     .max = 262144,
+     .metavar = "BYTES",
      .help = "snap length in the file header (frames are never longer)"},
-    {.name = "zstd-level", .type = DS_OPT_INT, .offset = OPT(zstd_level), .def = "3", .min = 1,
-     .max = 19, .metavar = "N", .help = "zstd level when the name ends in .zst"},
-    {.name = "truth-hosts", .type = DS_OPT_ENUM, .offset = OPT(truth_hosts), .def = "auto",
-     .choices = hosts_names, .metavar = "auto|none|summary|all",
+    {.name = "zstd-level",
+     .type = DS_OPT_INT,
+     .offset = OPT(zstd_level),
+     .def = "3",
+     .min = 1,
+     .max = 19,
+     .metavar = "N",
+     .help = "zstd level when the name ends in .zst"},
+    {.name = "truth-hosts",
+     .type = DS_OPT_ENUM,
+     .offset = OPT(truth_hosts),
+     .def = "auto",
+     .choices = hosts_names,
+     .metavar = "auto|none|summary|all",
      .help = "per-source list in the truth (auto: all up to 20000 sources, else summary)"},
-    {.name = "truth-top", .type = DS_OPT_INT, .offset = OPT(truth_top), .def = "100", .min = 0,
-     .max = 131072, .metavar = "N", .help = "ports listed in the truth (analyze's --top)"},
-    {.name = "self-check", .type = DS_OPT_BOOL, .offset = OPT(self_check),
+    {.name = "truth-top",
+     .type = DS_OPT_INT,
+     .offset = OPT(truth_top),
+     .def = "100",
+     .min = 0,
+     .max = 131072,
+     .metavar = "N",
+     .help = "ports listed in the truth (analyze's --top)"},
+    {.name = "self-check",
+     .type = DS_OPT_BOOL,
+     .offset = OPT(self_check),
      .help = "decode and classify every frame with the analyzer's code and compare (slow)"},
-    {.name = "quiet", .short_name = 'q', .type = DS_OPT_BOOL, .offset = OPT(quiet),
+    {.name = "quiet",
+     .short_name = 'q',
+     .type = DS_OPT_BOOL,
+     .offset = OPT(quiet),
      .help = "no summary on standard error"},
-    {.name = "help", .short_name = 'h', .type = DS_OPT_BOOL, .offset = OPT(help),
+    {.name = "help",
+     .short_name = 'h',
+     .type = DS_OPT_BOOL,
+     .offset = OPT(help),
      .help = "show this help"},
 };
 #define N_BASE (sizeof base_options / sizeof base_options[0])
@@ -113,18 +195,23 @@ static void build_table(struct gen_table *t)
                  p->description, p->size[DS_GEN_PROFILE_DEMO], p->size[DS_GEN_PROFILE_BENCH],
                  p->size[DS_GEN_PROFILE_TINY]);
         /* no default in the table: -1 (set after the defaults) means "the profile's" */
-        t->o[t->n++] = (struct ds_option){.name = p->option, .type = DS_OPT_INT,
-                                          .offset = OPT(count) + i * sizeof(long), .min = 0,
-                                          .max = 100000000, .metavar = "N", .help = t->help[i]};
+        t->o[t->n++] = (struct ds_option){.name = p->option,
+                                          .type = DS_OPT_INT,
+                                          .offset = OPT(count) + i * sizeof(long),
+                                          .min = 0,
+                                          .max = 100000000,
+                                          .metavar = "N",
+                                          .help = t->help[i]};
     }
 }
 
 static void usage(const struct gen_table *t, FILE *f)
 {
-    fprintf(f, "usage: darkscope gen -w FILE [--truth FILE] [--profile demo|bench|tiny] [OPTIONS]\n\n"
-               "Writes synthetic darknet traffic (Mirai bots, scanners, backscatter, reflector\n"
-               "hunting, IPv6 scans, oddities) and its exact ground truth. The same seed and\n"
-               "options give byte-identical files. Population sizes default to the profile's.\n\n");
+    fprintf(f,
+            "usage: darkscope gen -w FILE [--truth FILE] [--profile demo|bench|tiny] [OPTIONS]\n\n"
+            "Writes synthetic darknet traffic (Mirai bots, scanners, backscatter, reflector\n"
+            "hunting, IPv6 scans, oddities) and its exact ground truth. The same seed and\n"
+            "options give byte-identical files. Population sizes default to the profile's.\n\n");
     ds_options_help(t->o, t->n, f);
     fprintf(f, "\nexamples:\n"
                "  darkscope gen -w demo.pcap --truth demo.truth.json\n"
@@ -140,15 +227,29 @@ static int parse_duration(const char *s, uint64_t *ns, struct ds_err *err)
     double mult = 1;
     if (end != s && *end && !end[1]) {
         switch (*end) {
-        case 's': mult = 1; end++; break;
-        case 'm': mult = 60; end++; break;
-        case 'h': mult = 3600; end++; break;
-        case 'd': mult = 86400; end++; break;
-        default: break;
+        case 's':
+            mult = 1;
+            end++;
+            break;
+        case 'm':
+            mult = 60;
+            end++;
+            break;
+        case 'h':
+            mult = 3600;
+            end++;
+            break;
+        case 'd':
+            mult = 86400;
+            end++;
+            break;
+        default:
+            break;
         }
     }
     if (errno || end == s || *end || !(v > 0) || v * mult > 1e8)
-        return ds_err_set(err, -EINVAL, "--duration: '%s' is not a duration (e.g. 600, 90s, 15m, 2h)", s);
+        return ds_err_set(err, -EINVAL,
+                          "--duration: '%s' is not a duration (e.g. 600, 90s, 15m, 2h)", s);
     *ns = (uint64_t)llround(v * mult * 1e9);
     return 0;
 }
@@ -174,8 +275,8 @@ static int parse_start(const char *s, uint64_t *ns, struct ds_err *err)
     if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &se, &n) != 7 ||
         (sep != 'T' && sep != ' ') || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
         se > 60 || y < 1970 || y > 2099)
-        return ds_err_set(err, -EINVAL,
-                          "--start: '%s' is not a UTC time like 2024-01-01T00:00:00Z", s);
+        return ds_err_set(err, -EINVAL, "--start: '%s' is not a UTC time like 2024-01-01T00:00:00Z",
+                          s);
     uint64_t frac = 0;
     const char *p = s + n;
     if (*p == '.') {
@@ -205,10 +306,21 @@ static int parse_count(const char *name, const char *s, double *out, struct ds_e
     double v = strtod(s, &end);
     if (end != s && *end && !end[1]) {
         switch (*end) {
-        case 'k': case 'K': v *= 1e3; end++; break;
-        case 'M': v *= 1e6; end++; break;
-        case 'G': v *= 1e9; end++; break;
-        default: break;
+        case 'k':
+        case 'K':
+            v *= 1e3;
+            end++;
+            break;
+        case 'M':
+            v *= 1e6;
+            end++;
+            break;
+        case 'G':
+            v *= 1e9;
+            end++;
+            break;
+        default:
+            break;
         }
     }
     if (errno || end == s || *end || !(v > 0) || v > 1e12)

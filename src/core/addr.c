@@ -62,8 +62,9 @@ int ds_prefix_parse(struct ds_prefix *out, const char *text, struct ds_err *err)
     struct ds_addr m = a;
     mask_bits(&m, len);
     if (!ds_addr_eq(&m, &a))
-        return ds_err_set(err, -EINVAL, "'%s': host bits set below /%ld (did you mean %s?)", text,
-                          plen, ds_prefix_format(&(struct ds_prefix){.addr = m, .len = (uint8_t)len}, buf));
+        return ds_err_set(
+            err, -EINVAL, "'%s': host bits set below /%ld (did you mean %s?)", text, plen,
+            ds_prefix_format(&(struct ds_prefix){.addr = m, .len = (uint8_t)len}, buf));
     out->addr = a;
     out->len = (uint8_t)len;
     return 0;

@@ -48,7 +48,10 @@ static inline void ds_addr_set_v4(struct ds_addr *a, uint32_t v4)
     memcpy(a->b + 12, &be, 4);
 }
 
-static inline void ds_addr_set_v6(struct ds_addr *a, const uint8_t v6[16]) { memcpy(a->b, v6, 16); }
+static inline void ds_addr_set_v6(struct ds_addr *a, const uint8_t v6[16])
+{
+    memcpy(a->b, v6, 16);
+}
 
 static inline bool ds_addr_eq(const struct ds_addr *x, const struct ds_addr *y)
 {

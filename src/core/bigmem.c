@@ -14,8 +14,8 @@ void *ds_bigmem_alloc(size_t size)
     /* map a huge page more than asked and trim both ends, so the region starts on a huge
      * page boundary and the kernel can back all of it with huge pages */
     size_t len = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-    uint8_t *raw = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *raw =
+        mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED)
         return NULL;
     uintptr_t start = ((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void ds_darknet_init(struct ds_darknet *d) { memset(d, 0, sizeof *d); }
+void ds_darknet_init(struct ds_darknet *d)
+{
+    memset(d, 0, sizeof *d);
+}
 
 void ds_darknet_free(struct ds_darknet *d)
 {

@@ -12,8 +12,8 @@
  * option name). A NULL struct ds_err pointer is allowed: the message is then dropped.
  */
 struct ds_err {
-    int code;       /* the negative code last set, 0 if none */
-    char msg[512];  /* human-readable, no trailing newline */
+    int code;      /* the negative code last set, 0 if none */
+    char msg[512]; /* human-readable, no trailing newline */
 };
 
 /* Sets err (if not NULL) and returns code, so callers can write `return ds_err_set(...)`. */

@@ -10,9 +10,10 @@
 static enum ds_log_level g_level = DS_LOG_WARN; /* written only by ds_log_setup */
 static int g_json;
 
-static const char *const level_names[] = {
-    [DS_LOG_ERROR] = "error", [DS_LOG_WARN] = "warn", [DS_LOG_INFO] = "info",
-    [DS_LOG_DEBUG] = "debug"};
+static const char *const level_names[] = {[DS_LOG_ERROR] = "error",
+                                          [DS_LOG_WARN] = "warn",
+                                          [DS_LOG_INFO] = "info",
+                                          [DS_LOG_DEBUG] = "debug"};
 
 void ds_log_setup(enum ds_log_level level, int json)
 {
@@ -20,7 +21,10 @@ void ds_log_setup(enum ds_log_level level, int json)
     g_json = json;
 }
 
-int ds_log_enabled(enum ds_log_level level) { return level <= g_level; }
+int ds_log_enabled(enum ds_log_level level)
+{
+    return level <= g_level;
+}
 
 /* Escapes s into a JSON string body; returns bytes written (truncates safely). */
 static size_t json_escape(char *out, size_t cap, const char *s)
@@ -58,11 +62,14 @@ void ds_log(enum ds_log_level level, const char *subsys, const char *fmt, ...)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         json_escape(esc, sizeof esc, msg);
-        n = snprintf(line, sizeof line, "{\"ts\":%lld.%03ld,\"level\":\"%s\",\"sub\":\"%s\",\"msg\":\"%s\"}\n",
+        n = snprintf(line, sizeof line,
+                     "{\"ts\":%lld.%03ld,\"level\":\"%s\",\"sub\":\"%s\",\"msg\":\"%s\"}\n",
                      (long long)ts.tv_sec, ts.tv_nsec / 1000000, level_names[level], subsys, esc);
     } else {
         n = snprintf(line, sizeof line, "darkscope: %s: %s%s%s\n", subsys,
-                     level == DS_LOG_ERROR ? "error: " : level == DS_LOG_WARN ? "warning: " : "",
+                     level == DS_LOG_ERROR  ? "error: "
+                     : level == DS_LOG_WARN ? "warning: "
+                                            : "",
                      msg, "");
     }
     if (n < 0)

@@ -38,8 +38,8 @@ struct ival {
 struct ds_lpm {
     struct ent *ents;
     size_t n_ents;
-    struct iv4 *v4;   /* n_v4 intervals; v4[0].start == 0. NULL when nothing covers IPv4 */
-    uint32_t *idx4;   /* 65537: idx4[h] = interval holding h.0.0.0 (h = top 16 bits) */
+    struct iv4 *v4; /* n_v4 intervals; v4[0].start == 0. NULL when nothing covers IPv4 */
+    uint32_t *idx4; /* 65537: idx4[h] = interval holding h.0.0.0 (h = top 16 bits) */
     size_t n_v4;
     struct ival *v6;  /* n_v6 interval starts; v6[0] is :: */
     uint32_t *v6_ent; /* match of each interval */
@@ -74,7 +74,10 @@ void ds_lpm_builder_free(struct ds_lpm_builder *b)
     free(b);
 }
 
-size_t ds_lpm_builder_count(const struct ds_lpm_builder *b) { return b->n; }
+size_t ds_lpm_builder_count(const struct ds_lpm_builder *b)
+{
+    return b->n;
+}
 
 static bool host_bits_clear(const struct ds_prefix *p)
 {
@@ -130,8 +133,8 @@ static void to128(const struct ds_addr *a, uint64_t *hi, uint64_t *lo)
 /* One prefix as a closed range of 128-bit keys (IPv4 uses the low 32 bits). */
 struct item {
     uint64_t sh, sl, eh, el;
-    uint32_t e;       /* entry index + 1 */
-    bool set_parent;  /* this sweep owns the entry's parent link */
+    uint32_t e;      /* entry index + 1 */
+    bool set_parent; /* this sweep owns the entry's parent link */
 };
 
 struct bnd {

@@ -31,7 +31,10 @@ void ds_strlist_free(struct ds_strlist *l)
     l->n = 0;
 }
 
-static void *field(void *obj, const struct ds_option *o) { return (char *)obj + o->offset; }
+static void *field(void *obj, const struct ds_option *o)
+{
+    return (char *)obj + o->offset;
+}
 static const void *cfield(const void *obj, const struct ds_option *o)
 {
     return (const char *)obj + o->offset;
@@ -170,8 +173,8 @@ int ds_options_set(const struct ds_option *tab, size_t n, void *obj, const char 
     return set_value(o, obj, value, where, err);
 }
 
-int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int argc,
-                          char **argv, struct ds_strlist *positional, struct ds_err *err)
+int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int argc, char **argv,
+                          struct ds_strlist *positional, struct ds_err *err)
 {
     bool only_pos = false;
     for (int i = 1; i < argc; i++) {
@@ -256,8 +259,7 @@ int ds_options_parse_file(const struct ds_option *tab, size_t n, void *obj, cons
         char where[600];
         snprintf(where, sizeof where, "%s:%u", path, lineno);
         if (!strchr(line, '\n') && !feof(f)) {
-            rc = ds_err_set(err, -EINVAL, "%s: line longer than %zu bytes", where,
-                            sizeof line - 1);
+            rc = ds_err_set(err, -EINVAL, "%s: line longer than %zu bytes", where, sizeof line - 1);
             goto out;
         }
         char *hash = strchr(line, '#');
@@ -341,7 +343,8 @@ void ds_options_help(const struct ds_option *tab, size_t n, FILE *f)
         char shortp[8] = "    ";
         if (o->short_name)
             snprintf(shortp, sizeof shortp, "-%c, ", o->short_name);
-        snprintf(left, sizeof left, "%s--%s%s%s", shortp, o->name, o->type == DS_OPT_BOOL ? "" : " ",
+        snprintf(left, sizeof left, "%s--%s%s%s", shortp, o->name,
+                 o->type == DS_OPT_BOOL ? "" : " ",
                  o->type == DS_OPT_BOOL ? "" : (o->metavar ? o->metavar : "VALUE"));
         fprintf(f, "  %-32s %s", left, o->help);
         if (o->def && o->type != DS_OPT_BOOL)

@@ -10,11 +10,11 @@
 #include "core/err.h"
 
 enum ds_opt_type {
-    DS_OPT_BOOL,    /* bool; flag form "--name", file form "name yes|no" */
-    DS_OPT_INT,     /* long, checked against [min, max] */
-    DS_OPT_STRING,  /* char * (owned by the struct, freed by ds_options_free) */
-    DS_OPT_LIST,    /* struct ds_strlist; every occurrence appends */
-    DS_OPT_ENUM,    /* int index into choices[] */
+    DS_OPT_BOOL,   /* bool; flag form "--name", file form "name yes|no" */
+    DS_OPT_INT,    /* long, checked against [min, max] */
+    DS_OPT_STRING, /* char * (owned by the struct, freed by ds_options_free) */
+    DS_OPT_LIST,   /* struct ds_strlist; every occurrence appends */
+    DS_OPT_ENUM,   /* int index into choices[] */
 };
 
 struct ds_strlist {
@@ -23,16 +23,16 @@ struct ds_strlist {
 };
 
 struct ds_option {
-    const char *name;        /* long flag and config key, e.g. "darknet" */
-    char short_name;         /* e.g. 'r', or 0 */
+    const char *name; /* long flag and config key, e.g. "darknet" */
+    char short_name;  /* e.g. 'r', or 0 */
     enum ds_opt_type type;
-    size_t offset;           /* offsetof() into the settings struct */
-    const char *def;         /* default as text (NULL: false / 0 / NULL / empty) */
-    const char *metavar;     /* shown in --help, e.g. "CIDR" */
-    const char *help;        /* one line */
-    long min, max;           /* DS_OPT_INT bounds */
+    size_t offset;              /* offsetof() into the settings struct */
+    const char *def;            /* default as text (NULL: false / 0 / NULL / empty) */
+    const char *metavar;        /* shown in --help, e.g. "CIDR" */
+    const char *help;           /* one line */
+    long min, max;              /* DS_OPT_INT bounds */
     const char *const *choices; /* DS_OPT_ENUM: NULL-terminated */
-    bool cli_only;           /* not accepted in config files, not dumped (e.g. --help) */
+    bool cli_only;              /* not accepted in config files, not dumped (e.g. --help) */
 };
 
 /* Sets every field of obj to its default. Returns 0 or -ENOMEM/-EINVAL (bad default). */
@@ -44,8 +44,8 @@ int ds_options_defaults(const struct ds_option *tab, size_t n, void *obj, struct
  * *positional (may be NULL: then they are an error). "--" ends options. Errors name the
  * flag and the value.
  */
-int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int argc,
-                          char **argv, struct ds_strlist *positional, struct ds_err *err);
+int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int argc, char **argv,
+                          struct ds_strlist *positional, struct ds_err *err);
 
 /* Reads "name value" / "name = value" lines ('#' comments); errors name file:line. */
 int ds_options_parse_file(const struct ds_option *tab, size_t n, void *obj, const char *path,

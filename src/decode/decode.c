@@ -6,7 +6,10 @@
 /* The hot path (Ethernet or raw IP, IPv4, TCP/UDP) is inlined into ds_decode. */
 #define HOT static inline __attribute__((always_inline))
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
 static inline uint32_t rd32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -117,7 +120,10 @@ static bool icmp4_is_error(uint8_t type)
     return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
-static bool icmp6_is_error(uint8_t type) { return type >= 1 && type <= 4; }
+static bool icmp6_is_error(uint8_t type)
+{
+    return type >= 1 && type <= 4;
+}
 
 /* Transport layer; p points at the transport header, n = captured bytes within the IP
  * payload. Returns TRUNCATED if the fixed header is cut. */
@@ -208,7 +214,8 @@ HOT enum ds_decode_rc ipv4(const uint8_t *p, uint32_t caplen, struct ds_pkt *out
     return transport(p + ihl, avail, out);
 }
 
-static enum ds_decode_rc __attribute__((noinline)) ipv6(const uint8_t *p, uint32_t caplen, struct ds_pkt *out)
+static enum ds_decode_rc __attribute__((noinline))
+ipv6(const uint8_t *p, uint32_t caplen, struct ds_pkt *out)
 {
     if (caplen < 40)
         return DS_DECODE_TRUNCATED;
@@ -283,8 +290,7 @@ enum ds_decode_rc ds_decode_ip(const uint8_t *data, uint32_t caplen, struct ds_p
     }
 }
 
-HOT enum ds_decode_rc by_ethertype(uint16_t type, const uint8_t *p, uint32_t n,
-                                      struct ds_pkt *out)
+HOT enum ds_decode_rc by_ethertype(uint16_t type, const uint8_t *p, uint32_t n, struct ds_pkt *out)
 {
     if (type == ETH_IPV4) {
         if (n >= 1 && (p[0] >> 4) != 4)

@@ -100,8 +100,7 @@ bool ds_geo_has_asn(const struct ds_geo *g, const char **why)
 
 /* Looks a up in one database; returns the entry (or has_data false) and the network length
  * in our 16-byte space. */
-static MMDB_lookup_result_s lookup_db(const struct db *d, const struct ds_addr *a,
-                                      unsigned *netlen)
+static MMDB_lookup_result_s lookup_db(const struct db *d, const struct ds_addr *a, unsigned *netlen)
 {
     MMDB_lookup_result_s r = {0};
     int mmdb_err = MMDB_SUCCESS;

@@ -114,7 +114,10 @@ static int new_node(struct tree *t, uint8_t kind, uint32_t v, uint32_t *out)
 }
 
 /* Bit i (0 = most significant) of the 128-bit key; IPv4 sits under ::/96. */
-static unsigned bit(const uint8_t key[16], unsigned i) { return (key[i / 8] >> (7 - i % 8)) & 1; }
+static unsigned bit(const uint8_t key[16], unsigned i)
+{
+    return (key[i / 8] >> (7 - i % 8)) & 1;
+}
 
 static int insert(struct tree *t, const uint8_t key[16], unsigned len, uint32_t off)
 {
@@ -211,7 +214,7 @@ int ds_mmdb_write(const char *path, enum ds_mmdb_layout layout, const char *data
     uint32_t nc = (uint32_t)t.count;
     for (size_t i = 0; i < t.count; i++) {
         for (int s = 0; s < 2; s++) {
-            uint32_t v = t.n[i].kind[s] == 1 ? t.n[i].v[s]
+            uint32_t v = t.n[i].kind[s] == 1   ? t.n[i].v[s]
                          : t.n[i].kind[s] == 2 ? nc + 16 + t.n[i].v[s]
                                                : nc;
             put8(&out, v >> 16);

@@ -119,7 +119,10 @@ static void rollback(struct ds_scanners *s, size_t n_items, size_t n_labels)
 
 /* ---- text format ---- */
 
-static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 /* Parses one line (no newline). Returns 0, or an error with the message naming the text. */
 static int parse_line(struct ds_scanners *s, const char *line, size_t len, uint32_t src,
@@ -169,8 +172,8 @@ static int parse_line(struct ds_scanners *s, const char *line, size_t len, uint3
             len--;
         return ds_err_set(err, -EINVAL,
                           "expected 'CIDR organisation source', got '%.*s' (%zu field%s)",
-                          (int)(len - (size_t)(t - line) > 120 ? 120 : len - (size_t)(t - line)),
-                          t, ntok, ntok == 1 ? "" : "s");
+                          (int)(len - (size_t)(t - line) > 120 ? 120 : len - (size_t)(t - line)), t,
+                          ntok, ntok == 1 ? "" : "s");
     }
     char text[DS_PREFIX_STRLEN + 16];
     if (tlen[0] >= sizeof text)
@@ -436,6 +439,15 @@ const char *ds_scanners_label(const struct ds_scanners *s, uint32_t label)
     return label < s->n_labels ? s->labels[label] : NULL;
 }
 
-size_t ds_scanners_prefix_count(const struct ds_scanners *s) { return s->n_prefixes; }
-size_t ds_scanners_label_count(const struct ds_scanners *s) { return s->n_labels; }
-size_t ds_scanners_duplicate_count(const struct ds_scanners *s) { return s->n_dups; }
+size_t ds_scanners_prefix_count(const struct ds_scanners *s)
+{
+    return s->n_prefixes;
+}
+size_t ds_scanners_label_count(const struct ds_scanners *s)
+{
+    return s->n_labels;
+}
+size_t ds_scanners_duplicate_count(const struct ds_scanners *s)
+{
+    return s->n_dups;
+}

@@ -5,7 +5,7 @@
 
 const uint8_t ds_opts_mss1460[4] = {2, 4, 0x05, 0xb4};
 const uint8_t ds_opts_linux[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
-                                   0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
+                                   0, 1, 0,    0,    0, 0, 1, 3,  3, 7};
 const uint8_t ds_opts_windows[12] = {2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2};
 
 static void wr16(uint8_t *p, uint16_t v)
@@ -37,7 +37,10 @@ static uint16_t fold(uint32_t acc)
     return (uint16_t)~acc;
 }
 
-uint32_t ds_craft_linktype(enum ds_craft_link link) { return link == DS_CRAFT_RAW ? 101 : 1; }
+uint32_t ds_craft_linktype(enum ds_craft_link link)
+{
+    return link == DS_CRAFT_RAW ? 101 : 1;
+}
 
 size_t ds_craft_packet(uint8_t *buf, size_t cap, const struct ds_craft *s)
 {
@@ -92,7 +95,8 @@ size_t ds_craft_packet(uint8_t *buf, size_t cap, const struct ds_craft *s)
         ip[0] = 0x45;
         wr16(ip + 2, (uint16_t)(l3 + l4len));
         wr16(ip + 4, s->ip_id);
-        uint16_t frag = (uint16_t)((s->df ? 0x4000 : 0) | (s->mf ? 0x2000 : 0) | (s->frag_offset & 0x1fff));
+        uint16_t frag =
+            (uint16_t)((s->df ? 0x4000 : 0) | (s->mf ? 0x2000 : 0) | (s->frag_offset & 0x1fff));
         wr16(ip + 6, frag);
         ip[8] = s->ttl;
         ip[9] = s->proto;

@@ -15,14 +15,14 @@ enum ds_craft_link { DS_CRAFT_ETHERNET = 0, DS_CRAFT_RAW = 1 };
  * keep call sites readable. IPv4 vs IPv6 follows src (v4-mapped or not). */
 struct ds_craft {
     enum ds_craft_link link;
-    uint16_t vlan;          /* Ethernet: an 802.1Q tag when non-zero */
+    uint16_t vlan; /* Ethernet: an 802.1Q tag when non-zero */
     struct ds_addr src, dst;
-    uint8_t ttl;            /* TTL or hop limit */
-    uint16_t ip_id;         /* IPv4 only */
-    bool df;                /* IPv4 don't-fragment */
-    bool mf;                /* more fragments (IPv4 flag or IPv6 fragment header) */
-    uint16_t frag_offset;   /* in 8-byte units; non-zero makes a non-first fragment */
-    uint8_t proto;          /* 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, or anything else */
+    uint8_t ttl;          /* TTL or hop limit */
+    uint16_t ip_id;       /* IPv4 only */
+    bool df;              /* IPv4 don't-fragment */
+    bool mf;              /* more fragments (IPv4 flag or IPv6 fragment header) */
+    uint16_t frag_offset; /* in 8-byte units; non-zero makes a non-first fragment */
+    uint8_t proto;        /* 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, or anything else */
     /* TCP / UDP */
     uint16_t sport, dport;
     uint32_t seq, ack;
@@ -32,7 +32,7 @@ struct ds_craft {
     size_t tcp_opts_len;
     /* ICMP / ICMPv6 */
     uint8_t icmp_type, icmp_code;
-    uint32_t icmp_rest;      /* the 4 bytes after the checksum (id/seq, unused, MTU...) */
+    uint32_t icmp_rest; /* the 4 bytes after the checksum (id/seq, unused, MTU...) */
     /* transport payload (for ICMP errors: the quoted packet) */
     const uint8_t *payload;
     size_t payload_len;
@@ -49,8 +49,8 @@ size_t ds_craft_packet(uint8_t *buf, size_t cap, const struct ds_craft *spec);
 uint32_t ds_craft_linktype(enum ds_craft_link link);
 
 /* Common TCP option layouts, as raw bytes (see craft.c for the exact bytes). */
-extern const uint8_t ds_opts_mss1460[4];          /* MSS 1460 */
-extern const uint8_t ds_opts_linux[20];           /* MSS,SACKOK,TS,NOP,WS7 */
-extern const uint8_t ds_opts_windows[12];         /* MSS,NOP,WS8,NOP,NOP,SACKOK */
+extern const uint8_t ds_opts_mss1460[4];  /* MSS 1460 */
+extern const uint8_t ds_opts_linux[20];   /* MSS,SACKOK,TS,NOP,WS7 */
+extern const uint8_t ds_opts_windows[12]; /* MSS,NOP,WS8,NOP,NOP,SACKOK */
 
 #endif

@@ -117,8 +117,7 @@ static bool v4_ok(const struct ds_gen *g, uint32_t v4)
     return !ds_rules_nonroutable(&a) && !ds_gen_v4_reserved(g, v4);
 }
 
-static int add_src(struct ds_gen *g, uint16_t pop, const struct ds_addr *a, int org,
-                   uint32_t *id)
+static int add_src(struct ds_gen *g, uint16_t pop, const struct ds_addr *a, int org, uint32_t *id)
 {
     int rc = ds_srctab_add(&g->srcs, a, pop, id);
     if (rc == -ENOMEM)
@@ -274,7 +273,10 @@ bool ds_gen_key_fresh(const struct ds_gen *g, uint32_t id, uint32_t dst, uint16_
 
 /* ---- emitting ---- */
 
-static size_t link_len(const struct ds_gen *g) { return g->o->link == DS_CRAFT_ETHERNET ? 14 : 0; }
+static size_t link_len(const struct ds_gen *g)
+{
+    return g->o->link == DS_CRAFT_ETHERNET ? 14 : 0;
+}
 
 static const char *pop_name(const struct ds_gen *g, uint32_t src)
 {
@@ -314,14 +316,14 @@ static int write_frame(struct ds_gen *g, uint64_t tw, const uint8_t *frame, uint
 
 /* --self-check: the analyzer's decoder and classifier must agree with what was counted. */
 static void self_check(struct ds_gen *g, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-                       uint64_t tw, enum ds_truth_skip expect_skip, bool darknet,
-                       uint32_t classes, uint32_t fps, unsigned unicorn, uint32_t src)
+                       uint64_t tw, enum ds_truth_skip expect_skip, bool darknet, uint32_t classes,
+                       uint32_t fps, unsigned unicorn, uint32_t src)
 {
     struct ds_pkt p;
     enum ds_decode_rc rc = ds_decode(g->linktype, frame, caplen, wirelen, tw, &p);
     char what[200] = "";
     if (!darknet) {
-        enum ds_decode_rc want = expect_skip == DS_TSKIP_TRUNCATED  ? DS_DECODE_TRUNCATED
+        enum ds_decode_rc want = expect_skip == DS_TSKIP_TRUNCATED   ? DS_DECODE_TRUNCATED
                                  : expect_skip == DS_TSKIP_MALFORMED ? DS_DECODE_MALFORMED
                                  : expect_skip == DS_TSKIP_NON_IP    ? DS_DECODE_NON_IP
                                                                      : DS_DECODE_OK;
@@ -348,8 +350,7 @@ static void self_check(struct ds_gen *g, const uint8_t *frame, uint32_t caplen, 
             }
             bool now;
             if (src < g->check_cap)
-                n = ds_fingerprints[DS_FP_UNICORNSCAN]->match_state(&p, &g->check_state[src],
-                                                                    &now);
+                n = ds_fingerprints[DS_FP_UNICORNSCAN]->match_state(&p, &g->check_state[src], &now);
         }
         if (p.classes != classes)
             snprintf(what, sizeof what, "classes 0x%x, truth 0x%x", p.classes, classes);
@@ -360,8 +361,8 @@ static void self_check(struct ds_gen *g, const uint8_t *frame, uint32_t caplen, 
     }
     if (what[0]) {
         if (!g->check_mismatch)
-            ds_err_set(g->err, -EPROTO, "self-check: packet %" PRIu64 " (%s): %s",
-                       g->truth.packets, pop_name(g, src), what);
+            ds_err_set(g->err, -EPROTO, "self-check: packet %" PRIu64 " (%s): %s", g->truth.packets,
+                       pop_name(g, src), what);
         g->check_mismatch++;
     }
 }

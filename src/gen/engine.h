@@ -24,11 +24,11 @@
 
 /* A retransmission still to send (kernel SYN scanners, DoS victims' SYN-ACKs). */
 struct ds_gen_pending {
-    uint64_t t;       /* when */
+    uint64_t t; /* when */
     uint32_t dst, seq, ack;
     uint16_t sport, dport;
-    uint8_t left;     /* retransmissions still to come, this one included */
-    uint8_t sent;     /* sent so far (the backoff doubles with it) */
+    uint8_t left; /* retransmissions still to come, this one included */
+    uint8_t sent; /* sent so far (the backoff doubles with it) */
 };
 
 /* Per-actor state of each kind of population (one union keeps actors one fixed size). */
@@ -37,32 +37,32 @@ union ds_gen_state {
         uint16_t sport, win;
         uint8_t family;
     } bot;
-    struct { /* zmap, masscan, research, leak, v6 */
+    struct {                   /* zmap, masscan, research, leak, v6 */
         const uint16_t *ports; /* NULL: every port 1..65535 (masscan -p1-65535) */
         const struct ds_gen_udp_probe *probe;
         uint32_t nports;
         uint16_t sport, win;
         uint8_t style, ttl0;
-        uint16_t left;         /* leak: packets still to send */
+        uint16_t left; /* leak: packets still to send */
     } tool;
-    struct { /* nmap, unicornscan: a finite list of (target, port) probes */
-        uint32_t base;         /* first darknet index of the targets */
+    struct {           /* nmap, unicornscan: a finite list of (target, port) probes */
+        uint32_t base; /* first darknet index of the targets */
         uint32_t ntargets;
         const uint16_t *ports; /* NULL: the range port_base .. port_base + nports - 1 */
         uint32_t nports;
         uint16_t port_base;
         uint64_t n, i, step, off; /* probe i is (i * step + off) mod n: a permutation */
-        uint32_t key;          /* unicornscan: the session constant K */
-        uint32_t prev_dst;     /* unicornscan: the previous probe's target */
+        uint32_t key;             /* unicornscan: the session constant K */
+        uint32_t prev_dst;        /* unicornscan: the previous probe's target */
         uint16_t prev_port;
         uint16_t sport;
-        uint8_t pass, passes;  /* nmap: pass 1 probes, pass 2 retries */
-        uint8_t sessions;      /* unicornscan: sessions still to run after this one */
-        uint32_t in_session;   /* unicornscan: probes sent in this session */
+        uint8_t pass, passes; /* nmap: pass 1 probes, pass 2 retries */
+        uint8_t sessions;     /* unicornscan: sessions still to run after this one */
+        uint32_t in_session;  /* unicornscan: probes sent in this session */
     } list;
     struct { /* kernel SYN scanners */
         struct ds_gen_pending pend[2];
-        uint64_t next_new;     /* the next new connection attempt */
+        uint64_t next_new; /* the next new connection attempt */
         uint16_t ports[4];
         uint16_t ipid, win;
         uint32_t tsbase;
@@ -70,14 +70,14 @@ union ds_gen_state {
     } kern;
     struct { /* DoS victims */
         struct ds_gen_pending pend[2];
-        uint64_t next_new;     /* the next reply to a new spoofed packet */
-        uint32_t victim;       /* IPv4, host order */
+        uint64_t next_new; /* the next reply to a new spoofed packet */
+        uint32_t victim;   /* IPv4, host order */
         uint16_t vport, win;
         uint8_t type, retries;
     } dos;
     struct { /* reflector hunting, UDP probes, ICMP sweeps */
         const struct ds_gen_udp_probe *probe;
-        uint32_t block;        /* campaigns: the /24 their sources share, 0 for none */
+        uint32_t block; /* campaigns: the /24 their sources share, 0 for none */
         uint16_t sport, icmp_id, icmp_seq;
         uint8_t nsrc, style;
     } udp;
@@ -106,20 +106,20 @@ enum ds_gen_pkt_kind {
 };
 
 struct ds_gen_meta {
-    uint32_t src;        /* srctab id of spec->src */
-    uint32_t fps;        /* the stateless fingerprints the population means this SYN to have */
-    int unicorn;         /* the unicornscan count this packet must add (-1: none allowed) */
-    bool amp;            /* UDP payload is the amplifying request of its port */
+    uint32_t src; /* srctab id of spec->src */
+    uint32_t fps; /* the stateless fingerprints the population means this SYN to have */
+    int unicorn;  /* the unicornscan count this packet must add (-1: none allowed) */
+    bool amp;     /* UDP payload is the amplifying request of its port */
     enum ds_gen_pkt_kind kind;
     uint32_t caplen_cut;
-    int32_t attack;      /* DoS attack index or -1 */
-    int32_t campaign;    /* campaign index or -1 */
+    int32_t attack;   /* DoS attack index or -1 */
+    int32_t campaign; /* campaign index or -1 */
 };
 
 struct ds_gen_spawner {
-    uint64_t present;   /* actors still to spawn at the start */
-    uint64_t arrivals;  /* actors still to arrive during the capture */
-    double u;           /* last arrival position in [0, 1) */
+    uint64_t present;  /* actors still to spawn at the start */
+    uint64_t arrivals; /* actors still to arrive during the capture */
+    double u;          /* last arrival position in [0, 1) */
 };
 
 /* The whole generator state: owned by the single generating thread. */
@@ -127,13 +127,13 @@ struct ds_gen {
     const struct ds_gen_opts *o;
     uint64_t t0, t1;
     struct ds_darknet dn;
-    uint64_t d4;          /* monitored IPv4 addresses */
-    double share4;        /* d4 / 2^32: the darknet's share of an Internet-wide scan */
-    uint64_t *cum4;       /* cumulative sizes of dn.v4 ranges (n_v4 + 1 entries) */
+    uint64_t d4;    /* monitored IPv4 addresses */
+    double share4;  /* d4 / 2^32: the darknet's share of an Internet-wide scan */
+    uint64_t *cum4; /* cumulative sizes of dn.v4 ranges (n_v4 + 1 entries) */
     struct ds_prefix *research4, *research6;
     uint16_t *research4_org, *research6_org;
     size_t nresearch4, nresearch6;
-    uint64_t research_cap4[32];   /* usable IPv4 source addresses per organisation */
+    uint64_t research_cap4[32];    /* usable IPv4 source addresses per organisation */
     uint64_t research_chosen4[32]; /* research actors assigned to it so far */
     struct ds_rng alloc_rng;
     struct ds_rng pop_rng[DS_GEN_MAX_POPS];
@@ -147,7 +147,7 @@ struct ds_gen {
     struct ds_truth truth;
     struct ds_pcapw *w;
     uint32_t linktype;
-    uint64_t res_ns;      /* timestamp resolution written: 1000 (us) or 1 (ns) */
+    uint64_t res_ns;                 /* timestamp resolution written: 1000 (us) or 1 (ns) */
     struct ds_fp_state *check_state; /* --self-check: per source, indexed by srctab id */
     size_t check_cap;
     uint64_t check_mismatch;
@@ -174,9 +174,9 @@ void ds_gen_dst6(struct ds_gen *g, struct ds_rng *r, struct ds_addr *out);
 
 /* Source allocation; each returns 0 with *id set, or a negative code (err set). */
 enum ds_gen_alloc {
-    DS_GEN_ALLOC_V4,       /* routable, outside darknet and research ranges, last octet not
-                            * 0/255 */
-    DS_GEN_ALLOC_V6,       /* global unicast outside 2001:db8::/32, darknet and research */
+    DS_GEN_ALLOC_V4,        /* routable, outside darknet and research ranges, last octet not
+                             * 0/255 */
+    DS_GEN_ALLOC_V6,        /* global unicast outside 2001:db8::/32, darknet and research */
     DS_GEN_ALLOC_RESEARCH4, /* inside a research organisation's v4 prefix (org = index) */
     DS_GEN_ALLOC_RESEARCH6,
 };

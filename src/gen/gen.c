@@ -12,9 +12,11 @@
 #include "gen/pop.h"
 #include "gen/research.h"
 
-const char *const ds_gen_profile_names[DS_GEN_PROFILE_COUNT + 1] = {
-    [DS_GEN_PROFILE_DEMO] = "demo", [DS_GEN_PROFILE_BENCH] = "bench",
-    [DS_GEN_PROFILE_TINY] = "tiny", [DS_GEN_PROFILE_COUNT] = NULL};
+const char *const ds_gen_profile_names[DS_GEN_PROFILE_COUNT + 1] = {[DS_GEN_PROFILE_DEMO] = "demo",
+                                                                    [DS_GEN_PROFILE_BENCH] =
+                                                                        "bench",
+                                                                    [DS_GEN_PROFILE_TINY] = "tiny",
+                                                                    [DS_GEN_PROFILE_COUNT] = NULL};
 
 #define SPAWN_BASE 0xffffff00u
 #define DEFAULT_START_NS (1704067200ull * DS_NS) /* 2024-01-01T00:00:00Z */
@@ -390,9 +392,13 @@ int ds_gen_run(const struct ds_gen_opts *o, struct ds_gen_stats *st, struct ds_e
     }
     g->linktype = ds_craft_linktype(o->link);
     g->res_ns = o->nanosec ? 1 : 1000;
-    struct ds_pcapw_opts wo = {.format = o->format, .linktype = g->linktype,
-                               .snaplen = o->snaplen, .nanosec = o->nanosec, .zstd = o->zstd,
-                               .zstd_level = o->zstd_level, .appname = "darkscope gen"};
+    struct ds_pcapw_opts wo = {.format = o->format,
+                               .linktype = g->linktype,
+                               .snaplen = o->snaplen,
+                               .nanosec = o->nanosec,
+                               .zstd = o->zstd,
+                               .zstd_level = o->zstd_level,
+                               .appname = "darkscope gen"};
     if (o->truth_path && !(truth = fopen(o->truth_path, "w"))) {
         rc = ds_err_set(err, -errno, "cannot create '%s': %s", o->truth_path, strerror(errno));
         goto out;

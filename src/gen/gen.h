@@ -13,30 +13,34 @@
 #define DS_GEN_MAX_POPS 24
 
 /* Named sets of defaults (darknet, duration, population sizes). */
-enum ds_gen_profile { DS_GEN_PROFILE_DEMO = 0, DS_GEN_PROFILE_BENCH, DS_GEN_PROFILE_TINY,
-                      DS_GEN_PROFILE_COUNT };
+enum ds_gen_profile {
+    DS_GEN_PROFILE_DEMO = 0,
+    DS_GEN_PROFILE_BENCH,
+    DS_GEN_PROFILE_TINY,
+    DS_GEN_PROFILE_COUNT
+};
 extern const char *const ds_gen_profile_names[DS_GEN_PROFILE_COUNT + 1]; /* NULL-terminated */
 
 /* Everything one run needs. Fill with ds_gen_opts_profile(), then override. */
 struct ds_gen_opts {
     enum ds_gen_profile profile;
     uint64_t seed;
-    uint64_t start_ns;    /* capture start, ns since the epoch */
+    uint64_t start_ns; /* capture start, ns since the epoch */
     uint64_t duration_ns;
-    char darknet[1024];   /* comma-separated prefixes, v4 and/or v6 */
+    char darknet[1024];          /* comma-separated prefixes, v4 and/or v6 */
     long count[DS_GEN_MAX_POPS]; /* actors per population (registry order) */
-    bool oddities;        /* the deliberate odd packets (fragments, ARP, truncated, ...) */
+    bool oddities;               /* the deliberate odd packets (fragments, ARP, truncated, ...) */
     enum ds_pcapw_format format;
     bool nanosec;
     enum ds_craft_link link;
     uint32_t snaplen;
     int zstd_level;
-    bool zstd;            /* compress the capture */
-    const char *out_path; /* capture file, "-" for stdout */
+    bool zstd;              /* compress the capture */
+    const char *out_path;   /* capture file, "-" for stdout */
     const char *truth_path; /* NULL: no truth file */
     enum ds_truth_hosts hosts;
-    unsigned top;         /* ports in the truth (the analyzer's --top) */
-    bool self_check;      /* decode + classify every frame and compare with the truth */
+    unsigned top;    /* ports in the truth (the analyzer's --top) */
+    bool self_check; /* decode + classify every frame and compare with the truth */
 };
 
 /* Defaults of a profile. */

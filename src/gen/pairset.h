@@ -23,9 +23,18 @@ static inline uint64_t ds_pair_key(uint32_t src_id, unsigned proto_idx, uint16_t
 {
     return ((uint64_t)src_id << 17) | ((uint64_t)proto_idx << 16) | port;
 }
-static inline uint32_t ds_pair_src(uint64_t key) { return (uint32_t)(key >> 17); }
-static inline unsigned ds_pair_proto(uint64_t key) { return (unsigned)(key >> 16) & 1; }
-static inline uint16_t ds_pair_port(uint64_t key) { return (uint16_t)key; }
+static inline uint32_t ds_pair_src(uint64_t key)
+{
+    return (uint32_t)(key >> 17);
+}
+static inline unsigned ds_pair_proto(uint64_t key)
+{
+    return (unsigned)(key >> 16) & 1;
+}
+static inline uint16_t ds_pair_port(uint64_t key)
+{
+    return (uint16_t)key;
+}
 
 int ds_pairset_init(struct ds_pairset *s);
 void ds_pairset_free(struct ds_pairset *s);

@@ -8,14 +8,14 @@
 /* DNS query for isc.org, QTYPE ANY (255), RD set, with an EDNS0 OPT record (4096 bytes). */
 static const uint8_t dns_any_isc[] = {
     0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, /* header */
-    3, 'i', 's', 'c', 3, 'o', 'r', 'g', 0, 0x00, 0xff, 0x00, 0x01,          /* isc.org ANY IN */
-    0x00, 0x00, 0x29, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,       /* OPT */
+    3,    'i',  's',  'c',  3,    'o',  'r',  'g',  0,    0x00, 0xff, 0x00,
+    0x01,                                                             /* isc.org ANY IN */
+    0x00, 0x00, 0x29, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* OPT */
 };
 /* DNS ANY for the root zone "." (a common amplification probe). */
 static const uint8_t dns_any_root[] = {
-    0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
-    0, 0x00, 0xff, 0x00, 0x01,
-    0x00, 0x00, 0x29, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0,    0x00,
+    0xff, 0x00, 0x01, 0x00, 0x00, 0x29, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 /* NTP mode 7 (private), implementation 3 (XNTPD), request 42 MON_GETLIST_1 ("monlist"),
  * padded with zeros to 48 bytes as ntpdc does. */
@@ -48,10 +48,10 @@ static const uint8_t one_byte[] = {0x01};
 static const uint8_t newline[] = {'\n'};
 /* NetBIOS name service node status (NBSTAT) query for "*", the nbtstat -A request. */
 static const uint8_t netbios_nbstat[] = {
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 'C',
-    'K',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',
-    'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',
-    'A',  'A',  'A',  0x00, 0x00, 0x21, 0x00, 0x01,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20,
+    'C',  'K',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',
+    'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',  'A',
+    'A',  'A',  'A',  'A',  'A',  'A',  0x00, 0x00, 0x21, 0x00, 0x01,
 };
 /* ONC RPC call: xid, CALL, RPC v2, program 100000 (portmapper) v2, procedure 4 (DUMP),
  * AUTH_NULL credentials and verifier. */
@@ -61,14 +61,13 @@ static const uint8_t portmap_dump[] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 /* TFTP read request (opcode 1) for a file, mode octet. */
-static const uint8_t tftp_rrq[] = {0x00, 0x01, 'c', 'o', 'n', 'f', 'i', 'g', '.', 't', 'x',
-                                   't',  0x00, 'o', 'c', 't', 'e', 't', 0x00};
+static const uint8_t tftp_rrq[] = {0x00, 0x01, 'c',  'o', 'n', 'f', 'i', 'g', '.', 't',
+                                   'x',  't',  0x00, 'o', 'c', 't', 'e', 't', 0x00};
 /* mDNS query for _services._dns-sd._udp.local PTR (service enumeration). */
 static const uint8_t mdns_services[] = {
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 9,   '_',
-    's',  'e',  'r',  'v',  'i',  'c',  'e',  's',  7,    '_',  'd',  'n',  's', '-',
-    's',  'd',  4,    '_',  'u',  'd',  'p',  5,    'l',  'o',  'c',  'a',  'l', 0,
-    0x00, 0x0c, 0x00, 0x01,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 9,    '_',  's', 'e',
+    'r',  'v',  'i',  'c',  'e',  's',  7,    '_',  'd',  'n',  's',  '-',  's',  'd',  4,   '_',
+    'u',  'd',  'p',  5,    'l',  'o',  'c',  'a',  'l',  0,    0x00, 0x0c, 0x00, 0x01,
 };
 /* RIPv1 request for the whole table: command 1, version 1, one entry AFI 0 metric 16. */
 static const uint8_t rip_request[24] = {0x01, 0x01, 0x00, 0x00, [20] = 0x00, 0x00, 0x00, 0x10};
@@ -79,8 +78,8 @@ static const char steam_a2s[] = "\xff\xff\xff\xffTSource Engine Query";
 /* Not amplification requests: */
 /* DNS query for example.com type A (an ordinary lookup). */
 static const uint8_t dns_a[] = {
-    0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 7, 'e', 'x', 'a',
-    'm',  'p',  'l',  'e',  3,    'c',  'o',  'm',  0,    0x00, 0x01, 0x00, 0x01,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 7,    'e',  'x',
+    'a',  'm',  'p',  'l',  'e',  3,    'c',  'o',  'm',  0,    0x00, 0x01, 0x00, 0x01,
 };
 /* NTPv4 client request (mode 3), 48 bytes: a time query, not monlist. */
 static const uint8_t ntp_client[48] = {0xe3, 0x00, 0x06, 0xec};
@@ -93,47 +92,109 @@ static const char sip_options[] = "OPTIONS sip:100@198.51.100.1 SIP/2.0\r\n"
 /* SQL Server browser ping (CLNT_BCAST_EX). */
 static const uint8_t mssql_ping[] = {0x02};
 /* IKE main-mode-like initiator cookie header (first 28 bytes of an ISAKMP packet). */
-static const uint8_t ike_hdr[28] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, [16] = 0x01,
-                                    0x10, 0x02, 0x00, [27] = 0x1c};
+static const uint8_t ike_hdr[28] = {0x11, 0x22,        0x33, 0x44, 0x55, 0x66,       0x77,
+                                    0x88, [16] = 0x01, 0x10, 0x02, 0x00, [27] = 0x1c};
 
 #define P(b) .bytes = (const uint8_t *)(b), .len = sizeof(b)
 #define S(b) .bytes = (const uint8_t *)(b), .len = sizeof(b) - 1
 
 const struct ds_gen_udp_probe ds_gen_amp_probes[] = {
-    {.name = "dns-any", .proto = "dns", .port = 53, .amp = true, .weight = 6, P(dns_any_isc),
-     .rand_off = 0, .rand_len = 2},
-    {.name = "dns-any-root", .proto = "dns", .port = 53, .amp = true, .weight = 3,
-     P(dns_any_root), .rand_off = 0, .rand_len = 2},
-    {.name = "ntp-monlist", .proto = "ntp", .port = 123, .amp = true, .weight = 5,
-     P(ntp_monlist)},
-    {.name = "ssdp-msearch", .proto = "ssdp", .port = 1900, .amp = true, .weight = 4,
+    {.name = "dns-any",
+     .proto = "dns",
+     .port = 53,
+     .amp = true,
+     .weight = 6,
+     P(dns_any_isc),
+     .rand_off = 0,
+     .rand_len = 2},
+    {.name = "dns-any-root",
+     .proto = "dns",
+     .port = 53,
+     .amp = true,
+     .weight = 3,
+     P(dns_any_root),
+     .rand_off = 0,
+     .rand_len = 2},
+    {.name = "ntp-monlist", .proto = "ntp", .port = 123, .amp = true, .weight = 5, P(ntp_monlist)},
+    {.name = "ssdp-msearch",
+     .proto = "ssdp",
+     .port = 1900,
+     .amp = true,
+     .weight = 4,
      S(ssdp_msearch)},
-    {.name = "memcached-stats", .proto = "memcached", .port = 11211, .amp = true, .weight = 3,
+    {.name = "memcached-stats",
+     .proto = "memcached",
+     .port = 11211,
+     .amp = true,
+     .weight = 3,
      P(memcached_stats)},
-    {.name = "cldap-search", .proto = "cldap", .port = 389, .amp = true, .weight = 3,
+    {.name = "cldap-search",
+     .proto = "cldap",
+     .port = 389,
+     .amp = true,
+     .weight = 3,
      P(cldap_search)},
-    {.name = "snmp-getbulk", .proto = "snmp", .port = 161, .amp = true, .weight = 3,
-     P(snmp_getbulk), .rand_off = 17, .rand_len = 4},
+    {.name = "snmp-getbulk",
+     .proto = "snmp",
+     .port = 161,
+     .amp = true,
+     .weight = 3,
+     P(snmp_getbulk),
+     .rand_off = 17,
+     .rand_len = 4},
     {.name = "chargen", .proto = "chargen", .port = 19, .amp = true, .weight = 2, P(one_byte)},
     {.name = "qotd", .proto = "qotd", .port = 17, .amp = true, .weight = 1, P(newline)},
-    {.name = "netbios-nbstat", .proto = "netbios", .port = 137, .amp = true, .weight = 2,
-     P(netbios_nbstat), .rand_off = 0, .rand_len = 2},
-    {.name = "portmap-dump", .proto = "portmap", .port = 111, .amp = true, .weight = 2,
-     P(portmap_dump), .rand_off = 0, .rand_len = 4},
+    {.name = "netbios-nbstat",
+     .proto = "netbios",
+     .port = 137,
+     .amp = true,
+     .weight = 2,
+     P(netbios_nbstat),
+     .rand_off = 0,
+     .rand_len = 2},
+    {.name = "portmap-dump",
+     .proto = "portmap",
+     .port = 111,
+     .amp = true,
+     .weight = 2,
+     P(portmap_dump),
+     .rand_off = 0,
+     .rand_len = 4},
     {.name = "tftp-rrq", .proto = "tftp", .port = 69, .amp = true, .weight = 1, P(tftp_rrq)},
-    {.name = "mdns-services", .proto = "mdns", .port = 5353, .amp = true, .weight = 1,
+    {.name = "mdns-services",
+     .proto = "mdns",
+     .port = 5353,
+     .amp = true,
+     .weight = 1,
      P(mdns_services)},
-    {.name = "rip-request", .proto = "ripv1", .port = 520, .amp = true, .weight = 1,
+    {.name = "rip-request",
+     .proto = "ripv1",
+     .port = 520,
+     .amp = true,
+     .weight = 1,
      P(rip_request)},
-    {.name = "quake-getstatus", .proto = "quake", .port = 27960, .amp = true, .weight = 1,
+    {.name = "quake-getstatus",
+     .proto = "quake",
+     .port = 27960,
+     .amp = true,
+     .weight = 1,
      S(quake_getstatus)},
-    {.name = "steam-a2s-info", .proto = "steam", .port = 27015, .amp = true, .weight = 1,
+    {.name = "steam-a2s-info",
+     .proto = "steam",
+     .port = 27015,
+     .amp = true,
+     .weight = 1,
      P(steam_a2s)},
     {.name = NULL},
 };
 
 const struct ds_gen_udp_probe ds_gen_plain_probes[] = {
-    {.name = "dns-a", .proto = "dns", .port = 53, .weight = 3, P(dns_a), .rand_off = 0,
+    {.name = "dns-a",
+     .proto = "dns",
+     .port = 53,
+     .weight = 3,
+     P(dns_a),
+     .rand_off = 0,
      .rand_len = 2},
     {.name = "ntp-client", .proto = "ntp", .port = 123, .weight = 2, P(ntp_client)},
     {.name = "sip-options", .proto = "sip", .port = 5060, .weight = 4, S(sip_options)},

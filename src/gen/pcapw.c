@@ -15,13 +15,13 @@ struct ds_pcapw {
     bool own_file; /* not stdout */
     char path[256];
     struct ds_pcapw_opts o;
-    uint8_t *buf;  /* uncompressed bytes not yet written */
+    uint8_t *buf; /* uncompressed bytes not yet written */
     size_t used;
     ZSTD_CCtx *zc;
     uint8_t *zbuf;
     size_t zcap;
     uint64_t bytes;
-    int rc;        /* first error, sticky */
+    int rc; /* first error, sticky */
     char msg[384];
 };
 
@@ -239,7 +239,10 @@ int ds_pcapw_write(struct ds_pcapw *w, uint64_t ts_ns, const uint8_t *data, uint
     return 0;
 }
 
-uint64_t ds_pcapw_bytes(const struct ds_pcapw *w) { return w->bytes + (w->zc ? 0 : w->used); }
+uint64_t ds_pcapw_bytes(const struct ds_pcapw *w)
+{
+    return w->bytes + (w->zc ? 0 : w->used);
+}
 
 void ds_pcapw_abort(struct ds_pcapw *w)
 {

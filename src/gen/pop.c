@@ -4,9 +4,10 @@
 #include <math.h>
 
 const struct ds_gen_pop *const ds_gen_pops[] = {
-    &ds_pop_mirai, &ds_pop_mirai_variant, &ds_pop_zmap, &ds_pop_masscan, &ds_pop_nmap,
-    &ds_pop_unicornscan, &ds_pop_research, &ds_pop_kernel, &ds_pop_dos, &ds_pop_amp,
-    &ds_pop_udp, &ds_pop_icmp, &ds_pop_v6, &ds_pop_leak, &ds_pop_oddity, NULL,
+    &ds_pop_mirai, &ds_pop_mirai_variant, &ds_pop_zmap,     &ds_pop_masscan,
+    &ds_pop_nmap,  &ds_pop_unicornscan,   &ds_pop_research, &ds_pop_kernel,
+    &ds_pop_dos,   &ds_pop_amp,           &ds_pop_udp,      &ds_pop_icmp,
+    &ds_pop_v6,    &ds_pop_leak,          &ds_pop_oddity,   NULL,
 };
 
 unsigned ds_gen_pop_count(void)

@@ -15,12 +15,12 @@
  * time of mean `mean_life_s` (0: to the end), unless `start` changes a->end_ns.
  */
 struct ds_gen_pop {
-    const char *name;        /* key in the truth ("populations", hosts' "population") */
-    const char *option;      /* command-line option for its size, e.g. "bots" */
-    const char *description; /* one line for --help and docs */
+    const char *name;                /* key in the truth ("populations", hosts' "population") */
+    const char *option;              /* command-line option for its size, e.g. "bots" */
+    const char *description;         /* one line for --help and docs */
     long size[DS_GEN_PROFILE_COUNT]; /* default count per profile */
-    bool v6;                 /* needs an IPv6 darknet prefix (otherwise an IPv4 one) */
-    bool scalable;           /* scaled by --scale / --packets */
+    bool v6;                         /* needs an IPv6 darknet prefix (otherwise an IPv4 one) */
+    bool scalable;                   /* scaled by --scale / --packets */
     double present;
     double mean_life_s;
     /* Sets up a new actor (a->pop, hops, start/end already set, a->src unallocated). Sets
@@ -32,9 +32,9 @@ struct ds_gen_pop {
     double (*expect)(const struct ds_gen *g);
 };
 
-extern const struct ds_gen_pop ds_pop_mirai, ds_pop_mirai_variant, ds_pop_zmap,
-    ds_pop_masscan, ds_pop_nmap, ds_pop_unicornscan, ds_pop_research, ds_pop_kernel,
-    ds_pop_dos, ds_pop_amp, ds_pop_udp, ds_pop_icmp, ds_pop_v6, ds_pop_leak, ds_pop_oddity;
+extern const struct ds_gen_pop ds_pop_mirai, ds_pop_mirai_variant, ds_pop_zmap, ds_pop_masscan,
+    ds_pop_nmap, ds_pop_unicornscan, ds_pop_research, ds_pop_kernel, ds_pop_dos, ds_pop_amp,
+    ds_pop_udp, ds_pop_icmp, ds_pop_v6, ds_pop_leak, ds_pop_oddity;
 
 /* The registry, NULL-terminated; the index is the population's id (RNG stream, truth). */
 extern const struct ds_gen_pop *const ds_gen_pops[];

@@ -16,7 +16,7 @@ static const double tcp_w[] = {30, 30, 5, 4, 4, 4, 6, 6, 6, 2};
 static const uint16_t udp_ports[] = {53, 123, 27015, 3074, 9987, 30120, 80, 443};
 static const double udp_w[] = {6, 3, 5, 3, 2, 2, 2, 2};
 
-#define RATE_LO 200.0  /* replies per second to all spoofed sources */
+#define RATE_LO 200.0 /* replies per second to all spoofed sources */
 #define RATE_HI 2e6
 #define DUR_LO 30.0
 #define DUR_HI 7200.0
@@ -52,7 +52,7 @@ static int dos_start(struct ds_gen *g, struct ds_gen_actor *a, uint64_t *first)
     a->rate = rate * g->share4;
     a->u.dos.win = ds_rng_chance(r, 0.7) ? 65160 : 8192;
     a->u.dos.retries = type == DOS_SYNACK && ds_rng_chance(r, 0.5) ? 5 : 0; /* else cookies */
-    a->u.dos.vport = type == DOS_ECHO_REPLY ? 0
+    a->u.dos.vport = type == DOS_ECHO_REPLY     ? 0
                      : type == DOS_PORT_UNREACH ? udp_ports[ds_rng_weighted(r, udp_w, 8)]
                                                 : tcp_ports[ds_rng_weighted(r, tcp_w, 10)];
     uint32_t victim;
@@ -88,10 +88,16 @@ static void quote(struct ds_gen *g, struct ds_rng *r, const struct ds_gen_actor 
 {
     static const uint8_t zeros[512];
     uint8_t pkt[600];
-    struct ds_craft c = {.link = DS_CRAFT_RAW, .ttl = inner_ttl, .ip_id = ds_rng_u16(r),
-                         .proto = proto, .sport = (uint16_t)ds_rng_range(r, 1024, 65535),
-                         .dport = a->u.dos.vport ? a->u.dos.vport : 80, .seq = ds_rng_u32(r),
-                         .tcp_flags = 0x02, .win = 512, .payload = zeros,
+    struct ds_craft c = {.link = DS_CRAFT_RAW,
+                         .ttl = inner_ttl,
+                         .ip_id = ds_rng_u16(r),
+                         .proto = proto,
+                         .sport = (uint16_t)ds_rng_range(r, 1024, 65535),
+                         .dport = a->u.dos.vport ? a->u.dos.vport : 80,
+                         .seq = ds_rng_u32(r),
+                         .tcp_flags = 0x02,
+                         .win = 512,
+                         .payload = zeros,
                          .payload_len = proto == 17 ? (size_t)ds_rng_range(r, 0, 512) : 0};
     ds_addr_set_v4(&c.src, spoofed);
     ds_addr_set_v4(&c.dst, a->u.dos.victim);
@@ -113,9 +119,15 @@ static void synack(struct ds_gen *g, const struct ds_gen_actor *a, const struct 
 {
     bool linux_ = a->u.dos.win != 8192;
     *c = (struct ds_craft){.src = *ds_gen_src_addr(g, a->src),
-                           .ttl = (uint8_t)((linux_ ? 64 : 128) - a->hops), .df = true,
-                           .proto = 6, .sport = p->sport, .dport = p->dport, .seq = p->seq,
-                           .ack = p->ack, .tcp_flags = 0x12, .win = a->u.dos.win,
+                           .ttl = (uint8_t)((linux_ ? 64 : 128) - a->hops),
+                           .df = true,
+                           .proto = 6,
+                           .sport = p->sport,
+                           .dport = p->dport,
+                           .seq = p->seq,
+                           .ack = p->ack,
+                           .tcp_flags = 0x12,
+                           .win = a->u.dos.win,
                            .tcp_opts = opts};
     ds_addr_set_v4(&c->dst, p->dst);
     if (linux_) {
@@ -149,9 +161,11 @@ static int dos_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint64
             due->t = t + (DS_NS << due->sent);
     } else {
         uint32_t spoofed = ds_gen_dst4(g, r);
-        struct ds_gen_pending p = {.dst = spoofed, .sport = a->u.dos.vport,
+        struct ds_gen_pending p = {.dst = spoofed,
+                                   .sport = a->u.dos.vport,
                                    .dport = (uint16_t)ds_rng_range(r, 1024, 65535),
-                                   .seq = ds_rng_u32(r), .ack = ds_rng_u32(r)};
+                                   .seq = ds_rng_u32(r),
+                                   .ack = ds_rng_u32(r)};
         const struct ds_addr *src = ds_gen_src_addr(g, a->src);
         switch (a->kind) {
         case DOS_SYNACK:
@@ -172,33 +186,52 @@ static int dos_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint64
             }
             break;
         case DOS_RST:
-            c = (struct ds_craft){.src = *src, .ttl = (uint8_t)(64 - a->hops), .df = true,
-                                  .proto = 6, .sport = p.sport, .dport = p.dport, .seq = p.seq,
-                                  .ack = p.ack, .tcp_flags = ds_rng_chance(r, 0.5) ? 0x04 : 0x14};
+            c = (struct ds_craft){.src = *src,
+                                  .ttl = (uint8_t)(64 - a->hops),
+                                  .df = true,
+                                  .proto = 6,
+                                  .sport = p.sport,
+                                  .dport = p.dport,
+                                  .seq = p.seq,
+                                  .ack = p.ack,
+                                  .tcp_flags = ds_rng_chance(r, 0.5) ? 0x04 : 0x14};
             if (c.tcp_flags == 0x04)
                 c.ack = 0;
             break;
         case DOS_PORT_UNREACH:
             quote(g, r, a, spoofed, 17, (uint8_t)ds_rng_range(r, 30, 250), q);
-            c = (struct ds_craft){.src = *src, .ttl = (uint8_t)(64 - a->hops),
-                                  .ip_id = ds_rng_u16(r), .proto = 1, .icmp_type = 3,
-                                  .icmp_code = 3, .payload = q, .payload_len = sizeof q};
+            c = (struct ds_craft){.src = *src,
+                                  .ttl = (uint8_t)(64 - a->hops),
+                                  .ip_id = ds_rng_u16(r),
+                                  .proto = 1,
+                                  .icmp_type = 3,
+                                  .icmp_code = 3,
+                                  .payload = q,
+                                  .payload_len = sizeof q};
             break;
         case DOS_ECHO_REPLY:
             for (size_t i = 0; i < sizeof echo; i++)
                 echo[i] = (uint8_t)(0x10 + i);
-            c = (struct ds_craft){.src = *src, .ttl = (uint8_t)(64 - a->hops),
-                                  .ip_id = ds_rng_u16(r), .proto = 1, .icmp_type = 0,
-                                  .icmp_rest = ds_rng_u32(r), .payload = echo,
+            c = (struct ds_craft){.src = *src,
+                                  .ttl = (uint8_t)(64 - a->hops),
+                                  .ip_id = ds_rng_u16(r),
+                                  .proto = 1,
+                                  .icmp_type = 0,
+                                  .icmp_rest = ds_rng_u32(r),
+                                  .payload = echo,
                                   .payload_len = sizeof echo};
             break;
         default: { /* a router: TTL exceeded or host unreachable, TTL from 255 */
             bool ttlx = ds_rng_chance(r, 0.6);
             quote(g, r, a, spoofed, ds_rng_chance(r, 0.5) ? 6 : 17, ttlx ? 1 : 40, q);
-            c = (struct ds_craft){.src = *src, .ttl = (uint8_t)(255 - a->hops),
-                                  .ip_id = ds_rng_u16(r), .proto = 1,
-                                  .icmp_type = ttlx ? 11 : 3, .icmp_code = ttlx ? 0 : 1,
-                                  .payload = q, .payload_len = sizeof q};
+            c = (struct ds_craft){.src = *src,
+                                  .ttl = (uint8_t)(255 - a->hops),
+                                  .ip_id = ds_rng_u16(r),
+                                  .proto = 1,
+                                  .icmp_type = ttlx ? 11 : 3,
+                                  .icmp_code = ttlx ? 0 : 1,
+                                  .payload = q,
+                                  .payload_len = sizeof q};
             break;
         }
         }
@@ -223,8 +256,7 @@ const struct ds_gen_pop ds_pop_dos = {
     .name = "dos",
     .option = "attacks",
     .description = "DoS attacks: victims' SYN-ACK/RST/ICMP replies to spoofed darknet addresses",
-    .size = {[DS_GEN_PROFILE_DEMO] = 20, [DS_GEN_PROFILE_BENCH] = 150,
-             [DS_GEN_PROFILE_TINY] = 12},
+    .size = {[DS_GEN_PROFILE_DEMO] = 20, [DS_GEN_PROFILE_BENCH] = 150, [DS_GEN_PROFILE_TINY] = 12},
     .scalable = true,
     .present = 0.5,
     .mean_life_s = 0,

@@ -30,8 +30,12 @@ static int icmp_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint6
             return rc;
     }
     uint8_t pl[56];
-    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src), .ttl = (uint8_t)(64 - a->hops),
-                         .ip_id = ds_rng_u16(r), .proto = 1, .icmp_type = 8, .payload = pl};
+    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src),
+                         .ttl = (uint8_t)(64 - a->hops),
+                         .ip_id = ds_rng_u16(r),
+                         .proto = 1,
+                         .icmp_type = 8,
+                         .payload = pl};
     c.icmp_rest = (uint32_t)a->u.udp.icmp_id << 16 | a->u.udp.icmp_seq++;
     switch (a->kind) {
     case PING_LINUX: /* 8-byte timestamp + the 0x10.. pattern, 56 bytes */
@@ -77,8 +81,7 @@ const struct ds_gen_pop ds_pop_icmp = {
     .name = "icmp",
     .option = "pingers",
     .description = "ICMP sweeps: echo requests (Linux, Windows, ZMap) and timestamp/mask requests",
-    .size = {[DS_GEN_PROFILE_DEMO] = 30, [DS_GEN_PROFILE_BENCH] = 300,
-             [DS_GEN_PROFILE_TINY] = 20},
+    .size = {[DS_GEN_PROFILE_DEMO] = 30, [DS_GEN_PROFILE_BENCH] = 300, [DS_GEN_PROFILE_TINY] = 20},
     .scalable = true,
     .present = 0.6,
     .mean_life_s = 2 * 3600,

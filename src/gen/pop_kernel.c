@@ -7,7 +7,8 @@
 enum { OS_LINUX = 0, OS_WINDOWS = 1 };
 
 /* services such scanners look for, with weights */
-static const uint16_t svc_ports[] = {22, 445, 3389, 23, 1433, 3306, 5900, 80, 8080, 6379, 5432, 21, 25};
+static const uint16_t svc_ports[] = {22, 445,  3389, 23,   1433, 3306, 5900,
+                                     80, 8080, 6379, 5432, 21,   25};
 static const double svc_w[] = {30, 15, 12, 10, 5, 5, 4, 5, 4, 3, 2, 3, 2};
 #define NSVC (sizeof svc_ports / sizeof svc_ports[0])
 
@@ -50,9 +51,15 @@ static void kernel_syn(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t,
 {
     bool linux_ = a->u.kern.os == OS_LINUX;
     *c = (struct ds_craft){.src = *ds_gen_src_addr(g, a->src),
-                           .ttl = (uint8_t)((linux_ ? 64 : 128) - a->hops), .df = true,
-                           .proto = 6, .sport = p->sport, .dport = p->dport, .seq = p->seq,
-                           .tcp_flags = 0x02, .win = a->u.kern.win, .tcp_opts = opts};
+                           .ttl = (uint8_t)((linux_ ? 64 : 128) - a->hops),
+                           .df = true,
+                           .proto = 6,
+                           .sport = p->sport,
+                           .dport = p->dport,
+                           .seq = p->seq,
+                           .tcp_flags = 0x02,
+                           .win = a->u.kern.win,
+                           .tcp_opts = opts};
     ds_addr_set_v4(&c->dst, p->dst);
     if (linux_) {
         memcpy(opts, ds_opts_linux, sizeof ds_opts_linux);
@@ -161,7 +168,8 @@ const struct ds_gen_pop ds_pop_kernel = {
     .name = "kernel",
     .option = "kernel",
     .description = "connect() scanners through Linux/Windows TCP stacks, with SYN retransmissions",
-    .size = {[DS_GEN_PROFILE_DEMO] = 3000, [DS_GEN_PROFILE_BENCH] = 20000,
+    .size = {[DS_GEN_PROFILE_DEMO] = 3000,
+             [DS_GEN_PROFILE_BENCH] = 20000,
              [DS_GEN_PROFILE_TINY] = 2000},
     .scalable = true,
     .present = 0.8,

@@ -49,17 +49,22 @@ static int leak_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint6
 {
     struct ds_rng *r = ds_gen_rng(g, a);
     if (a->src == DS_GEN_NOSRC) {
-        int rc = ds_gen_alloc(g, a->pop, a->kind ? DS_GEN_ALLOC_V6 : DS_GEN_ALLOC_V4, -1,
-                              &a->src);
+        int rc = ds_gen_alloc(g, a->pop, a->kind ? DS_GEN_ALLOC_V6 : DS_GEN_ALLOC_V4, -1, &a->src);
         if (rc < 0)
             return rc;
     }
-    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src), .ttl = (uint8_t)(64 - a->hops),
-                         .df = true, .ip_id = ds_rng_u16(r), .proto = 6,
+    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src),
+                         .ttl = (uint8_t)(64 - a->hops),
+                         .df = true,
+                         .ip_id = ds_rng_u16(r),
+                         .proto = 6,
                          .sport = (uint16_t)ds_rng_range(r, 32768, 60999),
                          .dport = (uint16_t)(ds_rng_chance(r, 0.5) ? 443 : 80),
-                         .seq = ds_rng_u32(r), .tcp_flags = 0x02, .win = 64240,
-                         .tcp_opts = ds_opts_mss1460, .tcp_opts_len = sizeof ds_opts_mss1460};
+                         .seq = ds_rng_u32(r),
+                         .tcp_flags = 0x02,
+                         .win = 64240,
+                         .tcp_opts = ds_opts_mss1460,
+                         .tcp_opts_len = sizeof ds_opts_mss1460};
     if (a->kind)
         outside6(g, r, &c.dst);
     else
@@ -73,8 +78,7 @@ const struct ds_gen_pop ds_pop_leak = {
     .name = "leak",
     .option = "leakers",
     .description = "sources sending to addresses next to the darknet (counted not_darknet)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 6, [DS_GEN_PROFILE_BENCH] = 50,
-             [DS_GEN_PROFILE_TINY] = 5},
+    .size = {[DS_GEN_PROFILE_DEMO] = 6, [DS_GEN_PROFILE_BENCH] = 50, [DS_GEN_PROFILE_TINY] = 5},
     .scalable = false,
     .present = 0.5,
     .start = leak_start,

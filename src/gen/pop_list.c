@@ -94,9 +94,13 @@ static int nmap_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint6
     list_item(g, a, a->u.list.i, &dst, &port);
     /* Nmap: window 1024, MSS as the only option, a random TTL 37..59 per probe, the source
      * port moves with the try number, a new sequence number per probe. */
-    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src), .proto = 6,
-                         .sport = (uint16_t)(a->u.list.sport + a->u.list.pass), .dport = port,
-                         .tcp_flags = 0x02, .win = 1024, .tcp_opts = ds_opts_mss1460,
+    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src),
+                         .proto = 6,
+                         .sport = (uint16_t)(a->u.list.sport + a->u.list.pass),
+                         .dport = port,
+                         .tcp_flags = 0x02,
+                         .win = 1024,
+                         .tcp_opts = ds_opts_mss1460,
                          .tcp_opts_len = sizeof ds_opts_mss1460};
     ds_addr_set_v4(&c.dst, dst);
     do {
@@ -193,8 +197,12 @@ static int unicorn_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, ui
     /* Unicornscan: seq = K ^ dst ^ ((dport << 16) + sport) with a random source port;
      * re-draw the source port and IP ID if the packet would also look like Mirai or
      * Masscan. */
-    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src), .ttl = (uint8_t)(64 - a->hops),
-                         .proto = 6, .dport = port, .tcp_flags = 0x02, .win = 4096};
+    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src),
+                         .ttl = (uint8_t)(64 - a->hops),
+                         .proto = 6,
+                         .dport = port,
+                         .tcp_flags = 0x02,
+                         .win = 4096};
     ds_addr_set_v4(&c.dst, dst);
     do {
         c.sport = (uint16_t)ds_rng_range(r, 1024, 65535);
@@ -229,8 +237,7 @@ const struct ds_gen_pop ds_pop_nmap = {
     .name = "nmap",
     .option = "nmap",
     .description = "nmap SYN scans of a few darknet addresses (window 1024, MSS only, TTL 37-59)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 3, [DS_GEN_PROFILE_BENCH] = 20,
-             [DS_GEN_PROFILE_TINY] = 2},
+    .size = {[DS_GEN_PROFILE_DEMO] = 3, [DS_GEN_PROFILE_BENCH] = 20, [DS_GEN_PROFILE_TINY] = 2},
     .scalable = true,
     .present = 0,
     .start = nmap_start,
@@ -242,8 +249,7 @@ const struct ds_gen_pop ds_pop_unicornscan = {
     .name = "unicornscan",
     .option = "unicorn",
     .description = "unicornscan sessions (seq ^ dst ^ ((dport << 16) + sport) constant)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 3, [DS_GEN_PROFILE_BENCH] = 20,
-             [DS_GEN_PROFILE_TINY] = 2},
+    .size = {[DS_GEN_PROFILE_DEMO] = 3, [DS_GEN_PROFILE_BENCH] = 20, [DS_GEN_PROFILE_TINY] = 2},
     .scalable = true,
     .present = 0,
     .start = unicorn_start,

@@ -68,10 +68,14 @@ static int bot_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint64
     }
     const struct family *f = &families[a->u.bot.family];
     uint32_t dst = ds_gen_dst4(g, r);
-    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src), .ttl = (uint8_t)(64 - a->hops),
-                         .proto = 6, .sport = a->u.bot.sport,
+    struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src),
+                         .ttl = (uint8_t)(64 - a->hops),
+                         .proto = 6,
+                         .sport = a->u.bot.sport,
                          .dport = f->ports[f->n > 1 ? ds_rng_weighted(r, f->w, f->n) : 0],
-                         .seq = dst, .tcp_flags = 0x02, .win = a->u.bot.win};
+                         .seq = dst,
+                         .tcp_flags = 0x02,
+                         .win = a->u.bot.win};
     ds_addr_set_v4(&c.dst, dst);
     /* the IP ID is random; re-draw the rare values that would also look like ZMap or
      * Masscan (with seq == dst, Masscan's test reduces to ip_id == dport) */
@@ -95,7 +99,8 @@ const struct ds_gen_pop ds_pop_mirai = {
     .name = "mirai",
     .option = "bots",
     .description = "Mirai bots: SYN to 23 (2323 one in ten), seq = destination, ~160/s each",
-    .size = {[DS_GEN_PROFILE_DEMO] = 20000, [DS_GEN_PROFILE_BENCH] = 755000,
+    .size = {[DS_GEN_PROFILE_DEMO] = 20000,
+             [DS_GEN_PROFILE_BENCH] = 755000,
              [DS_GEN_PROFILE_TINY] = 20000},
     .scalable = true,
     .present = 0.9,
@@ -109,7 +114,8 @@ const struct ds_gen_pop ds_pop_mirai_variant = {
     .name = "mirai-variant",
     .option = "variants",
     .description = "Mirai variants on 80, 8080, 8081, 5555, 7547, 37215, 52869 (seq = dst)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 5000, [DS_GEN_PROFILE_BENCH] = 60000,
+    .size = {[DS_GEN_PROFILE_DEMO] = 5000,
+             [DS_GEN_PROFILE_BENCH] = 60000,
              [DS_GEN_PROFILE_TINY] = 5000},
     .scalable = true,
     .present = 0.9,

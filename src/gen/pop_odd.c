@@ -7,9 +7,24 @@
 #include "gen/rules.h"
 
 enum {
-    ODD_FRAG4, ODD_ARP, ODD_TRUNCATED, ODD_MALFORMED, ODD_NONROUTE_SYN, ODD_NONROUTE_UDP,
-    ODD_SRC0, ODD_SRC255, ODD_NULL, ODD_XMAS, ODD_SYNFIN, ODD_GRE, ODD_UDP80, ODD_SPORT0,
-    ODD_FRAG6, ODD_BACKSCATTER6, ODD_BIGSCAN, ODD_COUNT
+    ODD_FRAG4,
+    ODD_ARP,
+    ODD_TRUNCATED,
+    ODD_MALFORMED,
+    ODD_NONROUTE_SYN,
+    ODD_NONROUTE_UDP,
+    ODD_SRC0,
+    ODD_SRC255,
+    ODD_NULL,
+    ODD_XMAS,
+    ODD_SYNFIN,
+    ODD_GRE,
+    ODD_UDP80,
+    ODD_SPORT0,
+    ODD_FRAG6,
+    ODD_BACKSCATTER6,
+    ODD_BIGSCAN,
+    ODD_COUNT
 };
 
 static uint64_t when(const struct ds_gen *g, uint32_t step)
@@ -26,14 +41,18 @@ static int odd_start(struct ds_gen *g, struct ds_gen_actor *a, uint64_t *first)
 }
 
 /* A Linux-stack SYN from source id (fingerprint-free). */
-static void linux_syn(struct ds_gen *g, struct ds_rng *r, const struct ds_gen_actor *a,
-                      uint32_t id, struct ds_craft *c)
+static void linux_syn(struct ds_gen *g, struct ds_rng *r, const struct ds_gen_actor *a, uint32_t id,
+                      struct ds_craft *c)
 {
-    *c = (struct ds_craft){.src = *ds_gen_src_addr(g, id), .ttl = (uint8_t)(64 - a->hops),
-                           .df = true, .proto = 6,
+    *c = (struct ds_craft){.src = *ds_gen_src_addr(g, id),
+                           .ttl = (uint8_t)(64 - a->hops),
+                           .df = true,
+                           .proto = 6,
                            .sport = (uint16_t)ds_rng_range(r, 32768, 60999),
                            .dport = (uint16_t)(ds_rng_chance(r, 0.5) ? 22 : 445),
-                           .tcp_flags = 0x02, .win = 64240, .tcp_opts = ds_opts_linux,
+                           .tcp_flags = 0x02,
+                           .win = 64240,
+                           .tcp_opts = ds_opts_linux,
                            .tcp_opts_len = sizeof ds_opts_linux};
     ds_addr_set_v4(&c->dst, ds_gen_dst4(g, r));
 }
@@ -95,10 +114,15 @@ static int odd_one(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint32_
     m = ds_gen_meta_plain(id);
     switch (step) {
     case ODD_FRAG4: { /* a UDP datagram in two fragments */
-        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id), .ttl = (uint8_t)(64 - a->hops),
-                              .ip_id = ds_rng_u16(r), .mf = true, .proto = 17,
-                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535), .dport = 4444,
-                              .payload = pl, .payload_len = 32};
+        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id),
+                              .ttl = (uint8_t)(64 - a->hops),
+                              .ip_id = ds_rng_u16(r),
+                              .mf = true,
+                              .proto = 17,
+                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535),
+                              .dport = 4444,
+                              .payload = pl,
+                              .payload_len = 32};
         ds_addr_set_v4(&c.dst, ds_gen_dst4(g, r));
         rc = ds_gen_emit(g, t, &c, &m);
         if (rc < 0)
@@ -127,13 +151,17 @@ static int odd_one(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint32_
         clean(r, &c);
         return ds_gen_emit(g, t, &c, &m);
     case ODD_NONROUTE_UDP: {
-        static const uint8_t q[] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
-                                    0x00, 0x00, 3,    'w',  'w',  'w',  0,    0x00, 0x01, 0x00,
-                                    0x01};
-        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id), .ttl = (uint8_t)(64 - a->hops),
-                              .ip_id = ds_rng_u16(r), .proto = 17,
-                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535), .dport = 53,
-                              .payload = q, .payload_len = sizeof q};
+        static const uint8_t q[] = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00,
+                                    0x00, 0x00, 0x00, 0x00, 0x00, 3,    'w',
+                                    'w',  'w',  0,    0x00, 0x01, 0x00, 0x01};
+        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id),
+                              .ttl = (uint8_t)(64 - a->hops),
+                              .ip_id = ds_rng_u16(r),
+                              .proto = 17,
+                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535),
+                              .dport = 53,
+                              .payload = q,
+                              .payload_len = sizeof q};
         ds_addr_set_v4(&c.dst, ds_gen_dst4(g, r));
         return ds_gen_emit(g, t, &c, &m);
     }
@@ -146,7 +174,10 @@ static int odd_one(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint32_
         c.tcp_opts = NULL;
         c.tcp_opts_len = 0;
         c.win = 1024;
-        c.tcp_flags = step == ODD_NULL ? 0x00 : step == ODD_XMAS ? 0x29 : step == ODD_SYNFIN ? 0x03 : 0x02;
+        c.tcp_flags = step == ODD_NULL     ? 0x00
+                      : step == ODD_XMAS   ? 0x29
+                      : step == ODD_SYNFIN ? 0x03
+                                           : 0x02;
         if (step == ODD_SPORT0)
             c.sport = 0;
         if (step == ODD_BIGSCAN) /* SYN, no options, window 1024, TTL >= 200: exempt */
@@ -155,37 +186,59 @@ static int odd_one(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint32_
         return ds_gen_emit(g, t, &c, &m);
     case ODD_GRE: { /* GRE (protocol 47) carrying IPv4: an odd protocol for a darknet */
         static const uint8_t gre[4] = {0x00, 0x00, 0x08, 0x00};
-        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id), .ttl = (uint8_t)(64 - a->hops),
-                              .ip_id = ds_rng_u16(r), .proto = 47, .payload = gre,
+        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id),
+                              .ttl = (uint8_t)(64 - a->hops),
+                              .ip_id = ds_rng_u16(r),
+                              .proto = 47,
+                              .payload = gre,
                               .payload_len = sizeof gre};
         ds_addr_set_v4(&c.dst, ds_gen_dst4(g, r));
         return ds_gen_emit(g, t, &c, &m);
     }
     case ODD_UDP80:
-        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id), .ttl = (uint8_t)(64 - a->hops),
-                              .ip_id = ds_rng_u16(r), .proto = 17,
-                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535), .dport = 80,
-                              .payload = pl, .payload_len = 64};
+        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id),
+                              .ttl = (uint8_t)(64 - a->hops),
+                              .ip_id = ds_rng_u16(r),
+                              .proto = 17,
+                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535),
+                              .dport = 80,
+                              .payload = pl,
+                              .payload_len = 64};
         ds_addr_set_v4(&c.dst, ds_gen_dst4(g, r));
         return ds_gen_emit(g, t, &c, &m);
     case ODD_FRAG6: /* the first fragment of an ICMPv6 echo request */
-        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id), .ttl = (uint8_t)(64 - a->hops),
-                              .ip_id = ds_rng_u16(r), .mf = true, .proto = 58,
-                              .icmp_type = 128, .icmp_rest = ds_rng_u32(r), .payload = pl,
+        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id),
+                              .ttl = (uint8_t)(64 - a->hops),
+                              .ip_id = ds_rng_u16(r),
+                              .mf = true,
+                              .proto = 58,
+                              .icmp_type = 128,
+                              .icmp_rest = ds_rng_u32(r),
+                              .payload = pl,
                               .payload_len = 64};
         ds_gen_dst6(g, r, &c.dst);
         return ds_gen_emit(g, t, &c, &m);
     case ODD_BACKSCATTER6: { /* ICMPv6 port unreachable quoting a spoofed UDP packet */
         uint8_t inner[128], q[48];
-        struct ds_craft ic = {.link = DS_CRAFT_RAW, .ttl = 50, .proto = 17,
-                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535), .dport = 53,
-                              .dst = *ds_gen_src_addr(g, id), .payload = pl, .payload_len = 40};
+        struct ds_craft ic = {.link = DS_CRAFT_RAW,
+                              .ttl = 50,
+                              .proto = 17,
+                              .sport = (uint16_t)ds_rng_range(r, 1024, 65535),
+                              .dport = 53,
+                              .dst = *ds_gen_src_addr(g, id),
+                              .payload = pl,
+                              .payload_len = 40};
         ds_gen_dst6(g, r, &ic.src);
         ds_craft_packet(inner, sizeof inner, &ic);
         memcpy(q, inner, sizeof q);
-        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id), .dst = ic.src,
-                              .ttl = (uint8_t)(64 - a->hops), .proto = 58, .icmp_type = 1,
-                              .icmp_code = 4, .payload = q, .payload_len = sizeof q};
+        c = (struct ds_craft){.src = *ds_gen_src_addr(g, id),
+                              .dst = ic.src,
+                              .ttl = (uint8_t)(64 - a->hops),
+                              .proto = 58,
+                              .icmp_type = 1,
+                              .icmp_code = 4,
+                              .payload = q,
+                              .payload_len = sizeof q};
         return ds_gen_emit(g, t, &c, &m);
     }
     default:

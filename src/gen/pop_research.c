@@ -84,10 +84,14 @@ static int research_step(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, u
         const struct ds_gen_udp_probe *p = a->u.tool.probe;
         uint8_t buf[512];
         size_t len = ds_gen_probe_fill(p, r, buf, sizeof buf);
-        struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src), .ttl = (uint8_t)(64 - a->hops),
-                             .ip_id = ds_rng_u16(r), .proto = 17,
-                             .sport = (uint16_t)ds_rng_range(r, 32768, 61000), .dport = p->port,
-                             .payload = buf, .payload_len = len};
+        struct ds_craft c = {.src = *ds_gen_src_addr(g, a->src),
+                             .ttl = (uint8_t)(64 - a->hops),
+                             .ip_id = ds_rng_u16(r),
+                             .proto = 17,
+                             .sport = (uint16_t)ds_rng_range(r, 32768, 61000),
+                             .dport = p->port,
+                             .payload = buf,
+                             .payload_len = len};
         ds_addr_set_v4(&c.dst, dst);
         struct ds_gen_meta m = ds_gen_meta_plain(a->src);
         m.amp = p->amp;
@@ -107,8 +111,7 @@ const struct ds_gen_pop ds_pop_research = {
     .name = "research",
     .option = "research",
     .description = "research scanners from published prefixes (Censys, Shodan, Shadowserver...)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 60, [DS_GEN_PROFILE_BENCH] = 1300,
-             [DS_GEN_PROFILE_TINY] = 40},
+    .size = {[DS_GEN_PROFILE_DEMO] = 60, [DS_GEN_PROFILE_BENCH] = 1300, [DS_GEN_PROFILE_TINY] = 40},
     .scalable = true,
     .present = 0.8,
     .mean_life_s = 0,

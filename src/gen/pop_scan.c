@@ -6,7 +6,10 @@
 #include "gen/synscan.h"
 
 /* Mean of a log-uniform variate on [lo, hi]. */
-static double logu_mean(double lo, double hi) { return (hi - lo) / log(hi / lo); }
+static double logu_mean(double lo, double hi)
+{
+    return (hi - lo) / log(hi / lo);
+}
 
 #define ZMAP_LO 10e3
 #define ZMAP_HI 1e6
@@ -78,8 +81,7 @@ const struct ds_gen_pop ds_pop_zmap = {
     .name = "zmap",
     .option = "zmap",
     .description = "ZMap scanners (IP ID 54321, TTL 255, window 65535; v3 MSS; v4.1 unmarked)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 30, [DS_GEN_PROFILE_BENCH] = 100,
-             [DS_GEN_PROFILE_TINY] = 20},
+    .size = {[DS_GEN_PROFILE_DEMO] = 30, [DS_GEN_PROFILE_BENCH] = 100, [DS_GEN_PROFILE_TINY] = 20},
     .scalable = true,
     .present = 0.5,
     .mean_life_s = 3 * 3600,
@@ -92,8 +94,7 @@ const struct ds_gen_pop ds_pop_masscan = {
     .name = "masscan",
     .option = "masscan",
     .description = "Masscan scanners (IP ID = dst^dport^seq, TTL 255, window 1024 or 1025+MSS)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 20, [DS_GEN_PROFILE_BENCH] = 60,
-             [DS_GEN_PROFILE_TINY] = 15},
+    .size = {[DS_GEN_PROFILE_DEMO] = 20, [DS_GEN_PROFILE_BENCH] = 60, [DS_GEN_PROFILE_TINY] = 15},
     .scalable = true,
     .present = 0.5,
     .mean_life_s = 2 * 3600,

@@ -55,8 +55,12 @@ static int udp_send(struct ds_gen *g, struct ds_gen_actor *a, uint64_t t, uint32
     size_t len = ds_gen_probe_fill(p, r, buf, sizeof buf);
     struct ds_craft c = {.src = *ds_gen_src_addr(g, src),
                          .ttl = (uint8_t)((zmap_style ? 255 : 64) - a->hops),
-                         .ip_id = zmap_style ? 54321 : ds_rng_u16(r), .proto = 17,
-                         .sport = sport, .dport = p->port, .payload = buf, .payload_len = len};
+                         .ip_id = zmap_style ? 54321 : ds_rng_u16(r),
+                         .proto = 17,
+                         .sport = sport,
+                         .dport = p->port,
+                         .payload = buf,
+                         .payload_len = len};
     ds_addr_set_v4(&c.dst, ds_gen_dst4(g, r));
     struct ds_gen_meta m = ds_gen_meta_plain(src);
     m.amp = p->amp;
@@ -124,8 +128,7 @@ const struct ds_gen_pop ds_pop_amp = {
     .name = "amp",
     .option = "campaigns",
     .description = "reflector-hunting campaigns: DNS ANY, NTP monlist, SSDP, memcached, CLDAP...",
-    .size = {[DS_GEN_PROFILE_DEMO] = 12, [DS_GEN_PROFILE_BENCH] = 80,
-             [DS_GEN_PROFILE_TINY] = 10},
+    .size = {[DS_GEN_PROFILE_DEMO] = 12, [DS_GEN_PROFILE_BENCH] = 80, [DS_GEN_PROFILE_TINY] = 10},
     .scalable = true,
     .present = 0.3,
     .mean_life_s = 2 * 3600,
@@ -138,8 +141,7 @@ const struct ds_gen_pop ds_pop_udp = {
     .name = "udp",
     .option = "udp",
     .description = "ordinary UDP probes that are not amplification requests (SIP, DNS A, NTP...)",
-    .size = {[DS_GEN_PROFILE_DEMO] = 20, [DS_GEN_PROFILE_BENCH] = 200,
-             [DS_GEN_PROFILE_TINY] = 15},
+    .size = {[DS_GEN_PROFILE_DEMO] = 20, [DS_GEN_PROFILE_BENCH] = 200, [DS_GEN_PROFILE_TINY] = 15},
     .scalable = true,
     .present = 0.6,
     .mean_life_s = 2 * 3600,

@@ -15,12 +15,12 @@ enum ds_research_style {
 };
 
 struct ds_research_org {
-    const char *name;       /* "censys", ... */
-    const char *published;  /* where the prefixes are listed */
-    const char *const *v4;  /* NULL-terminated CIDR strings */
-    const char *const *v6;  /* NULL-terminated, may be empty */
+    const char *name;      /* "censys", ... */
+    const char *published; /* where the prefixes are listed */
+    const char *const *v4; /* NULL-terminated CIDR strings */
+    const char *const *v6; /* NULL-terminated, may be empty */
     double style_weight[DS_RS_COUNT];
-    double weight;          /* share of research hosts */
+    double weight; /* share of research hosts */
 };
 
 /* NULL-name terminated. */

@@ -16,7 +16,10 @@ struct ds_rng {
 /* Seeds the stream `stream` of `seed`: distinct streams are independent for practical use. */
 void ds_rng_seed(struct ds_rng *r, uint64_t seed, uint64_t stream);
 
-static inline uint64_t ds_rng_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t ds_rng_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t ds_rng_next(struct ds_rng *r)
 {
@@ -32,8 +35,14 @@ static inline uint64_t ds_rng_next(struct ds_rng *r)
     return out;
 }
 
-static inline uint32_t ds_rng_u32(struct ds_rng *r) { return (uint32_t)(ds_rng_next(r) >> 32); }
-static inline uint16_t ds_rng_u16(struct ds_rng *r) { return (uint16_t)(ds_rng_next(r) >> 48); }
+static inline uint32_t ds_rng_u32(struct ds_rng *r)
+{
+    return (uint32_t)(ds_rng_next(r) >> 32);
+}
+static inline uint16_t ds_rng_u16(struct ds_rng *r)
+{
+    return (uint16_t)(ds_rng_next(r) >> 48);
+}
 
 /* Uniform in [0, n) without modulo bias; n == 0 returns 0. */
 uint64_t ds_rng_below(struct ds_rng *r, uint64_t n);
@@ -51,7 +60,10 @@ static inline double ds_rng_unit(struct ds_rng *r)
 }
 
 /* True with probability p. */
-static inline int ds_rng_chance(struct ds_rng *r, double p) { return ds_rng_unit(r) < p; }
+static inline int ds_rng_chance(struct ds_rng *r, double p)
+{
+    return ds_rng_unit(r) < p;
+}
 
 /* Exponential variate with the given mean (> 0). */
 double ds_rng_exp(struct ds_rng *r, double mean);

@@ -51,8 +51,8 @@ static bool mss_only(const struct ds_craft *s)
 
 bool ds_rules_amp_port(uint16_t port)
 {
-    static const uint16_t ports[] = {53, 123, 161, 1900, 19, 17, 389, 11211,
-                                     137, 69, 111, 5353, 520, 27960, 27015};
+    static const uint16_t ports[] = {53,  123, 161, 1900, 19,  17,    389,  11211,
+                                     137, 69,  111, 5353, 520, 27960, 27015};
     for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
         if (ports[i] == port)
             return true;
@@ -133,10 +133,21 @@ uint32_t ds_rules_classes(const struct ds_craft *s, bool amp_request)
             c |= DS_CLASS_BIT(DS_CLASS_BACKSCATTER);
     } else if (s->proto == 1 && l4) {
         switch (s->icmp_type) {
-        case 0: case 3: case 4: case 5: case 11: case 12: case 14: case 16: case 18:
+        case 0:
+        case 3:
+        case 4:
+        case 5:
+        case 11:
+        case 12:
+        case 14:
+        case 16:
+        case 18:
             c |= DS_CLASS_BIT(DS_CLASS_BACKSCATTER);
             break;
-        case 8: case 13: case 15: case 17:
+        case 8:
+        case 13:
+        case 15:
+        case 17:
             c |= DS_CLASS_BIT(DS_CLASS_ICMP_REQUEST);
             break;
         default:

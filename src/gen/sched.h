@@ -36,9 +36,9 @@ struct ds_sched_bucket {
 struct ds_sched {
     struct ds_sched_heap near, far;
     struct ds_sched_bucket *ring;
-    uint64_t cur;     /* bucket number of `near` */
-    size_t ring_n;    /* events in the ring */
-    size_t n;         /* events in all */
+    uint64_t cur;  /* bucket number of `near` */
+    size_t ring_n; /* events in the ring */
+    size_t n;      /* events in all */
 };
 
 int ds_sched_init(struct ds_sched *s);

@@ -17,18 +17,18 @@ enum {
 /* One source address. Ids are dense (0, 1, 2 ...) in allocation order and never reused. */
 struct ds_gen_src {
     struct ds_addr addr;
-    uint64_t packets;          /* darknet packets sent */
+    uint64_t packets;           /* darknet packets sent */
     uint64_t first_ns, last_ns; /* of those packets (written timestamps) */
-    uint32_t classes;          /* OR of the class bits of its darknet packets */
+    uint32_t classes;           /* OR of the class bits of its darknet packets */
     uint32_t uc_key, uc_target; /* unicornscan rule state, kept as the rule defines it */
-    uint16_t pop;              /* population (registry index) that owns it */
-    uint16_t org;              /* research organisation index + 1; 0 for none */
-    uint8_t fps;               /* OR of the fingerprint bits counted for it */
-    uint8_t flags;             /* DS_SRC_* */
+    uint16_t pop;               /* population (registry index) that owns it */
+    uint16_t org;               /* research organisation index + 1; 0 for none */
+    uint8_t fps;                /* OR of the fingerprint bits counted for it */
+    uint8_t flags;              /* DS_SRC_* */
     uint8_t uc_have, uc_session;
     /* The first two (protocol, port) pairs it sent to, kept here instead of the pair set:
      * most sources (bots) hit one or two ports, and this record is touched anyway. */
-    uint32_t pair_key[2];      /* (proto_idx << 16 | port) + 1; 0 = empty */
+    uint32_t pair_key[2]; /* (proto_idx << 16 | port) + 1; 0 = empty */
     uint64_t pair_packets[2];
 };
 

@@ -157,7 +157,7 @@ static void jaddr(FILE *f, const struct ds_addr *a)
 
 static const char *const skip_names[DS_TSKIP_COUNT] = {
     [DS_TSKIP_NOT_DARKNET] = "not_darknet", [DS_TSKIP_TRUNCATED] = "truncated",
-    [DS_TSKIP_MALFORMED] = "malformed", [DS_TSKIP_UNSUPPORTED_LINK] = "unsupported_link",
+    [DS_TSKIP_MALFORMED] = "malformed",     [DS_TSKIP_UNSUPPORTED_LINK] = "unsupported_link",
     [DS_TSKIP_NON_IP] = "non_ip",
 };
 
@@ -190,7 +190,8 @@ static int write_ports(const struct ds_truth *t, unsigned top, FILE *f)
     for (unsigned u = 0; u < 2; u++)
         for (unsigned p = 0; p < 65536; p++)
             if (t->port_packets[u][p])
-                rows[n++] = (struct port_row){.proto = u, .port = (uint16_t)p,
+                rows[n++] = (struct port_row){.proto = u,
+                                              .port = (uint16_t)p,
                                               .packets = t->port_packets[u][p],
                                               .sources = t->port_sources[u][p]};
     qsort(rows, n, sizeof *rows, cmp_row);
@@ -198,8 +199,9 @@ static int write_ports(const struct ds_truth *t, unsigned top, FILE *f)
         n = top;
     fprintf(f, "  \"ports\": [");
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "%s\n    {\"proto\": \"%s\", \"port\": %u, \"packets\": %" PRIu64
-                   ", \"sources\": %" PRIu64 "}",
+        fprintf(f,
+                "%s\n    {\"proto\": \"%s\", \"port\": %u, \"packets\": %" PRIu64
+                ", \"sources\": %" PRIu64 "}",
                 i ? "," : "", rows[i].proto ? "udp" : "tcp", rows[i].port, rows[i].packets,
                 rows[i].sources);
     fprintf(f, "%s],\n", n ? "\n  " : "");
@@ -290,7 +292,7 @@ static void write_vectors(const struct ds_truth_attack *a, const struct ds_truth
         fprintf(f, ", \"packets\": %" PRIu64 ", \"peak_ppm\": %u, \"rsdos\": %s}", v->packets,
                 v->peak.peak,
                 ds_truth_rsdos(v->packets, v->first_ns, v->last_ns, v->peak.peak) ? "true"
-                                                                                   : "false");
+                                                                                  : "false");
     }
     fprintf(f, "]");
 }
@@ -304,8 +306,8 @@ static void write_attacks(const struct ds_truth *t, const struct ds_srctab *srcs
         const struct ds_truth_attack *a = &t->attacks[i];
         fprintf(f, "%s\n    {\"victim\": ", i ? "," : "");
         jaddr(f, &a->victim);
-        fprintf(f, ", \"type\": \"%s\", \"protocol\": \"%s\", \"port\": %u, \"router\": ",
-                a->type, a->protocol, a->port);
+        fprintf(f, ", \"type\": \"%s\", \"protocol\": \"%s\", \"port\": %u, \"router\": ", a->type,
+                a->protocol, a->port);
         if (a->router != UINT32_MAX)
             jaddr(f, &srcs->v[a->router].addr);
         else
@@ -340,8 +342,9 @@ static void write_campaigns(const struct ds_truth *t, const struct ds_srctab *sr
     fprintf(f, "  \"campaigns\": [");
     for (size_t i = 0; i < t->ncampaigns; i++) {
         const struct ds_truth_campaign *c = &t->campaigns[i];
-        fprintf(f, "%s\n    {\"protocol\": \"%s\", \"probe\": \"%s\", \"port\": %u, "
-                   "\"research\": %s, \"sources\": [",
+        fprintf(f,
+                "%s\n    {\"protocol\": \"%s\", \"probe\": \"%s\", \"port\": %u, "
+                "\"research\": %s, \"sources\": [",
                 i ? "," : "", c->protocol, c->probe, c->port, c->research ? "true" : "false");
         bool first = true;
         for (unsigned k = 0; k < c->nsrc; k++) {
@@ -371,8 +374,9 @@ static void write_campaigns(const struct ds_truth *t, const struct ds_srctab *sr
 int ds_truth_write(struct ds_truth *t, const struct ds_srctab *srcs, const struct ds_truth_meta *m,
                    FILE *f, struct ds_err *err)
 {
-    fprintf(f, "{\n  \"version\": 1,\n  \"packets\": %" PRIu64 ",\n  \"darknet_packets\": %" PRIu64
-               ",\n  \"monitored_addresses\": %" PRIu64 ",\n  \"skipped\": {",
+    fprintf(f,
+            "{\n  \"version\": 1,\n  \"packets\": %" PRIu64 ",\n  \"darknet_packets\": %" PRIu64
+            ",\n  \"monitored_addresses\": %" PRIu64 ",\n  \"skipped\": {",
             t->packets, t->darknet_packets, m->monitored_v4);
     for (int i = 0; i < DS_TSKIP_COUNT; i++)
         fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", skip_names[i], t->skipped[i]);
@@ -388,28 +392,32 @@ int ds_truth_write(struct ds_truth *t, const struct ds_srctab *srcs, const struc
         return ds_err_set(err, -ENOMEM, "out of memory writing the truth");
 
     /* extras: how the capture was made */
-    fprintf(f, "  \"truth_version\": 1,\n  \"generator\": \"darkscope gen\",\n  \"seed\": %" PRIu64
-               ",\n  \"profile\": ",
+    fprintf(f,
+            "  \"truth_version\": 1,\n  \"generator\": \"darkscope gen\",\n  \"seed\": %" PRIu64
+            ",\n  \"profile\": ",
             m->seed);
     jstr(f, m->profile);
     fprintf(f, ",\n  \"start\": ");
     jtime(f, m->start_ns, m->seconds_resolution_ns);
     fprintf(f, ",\n  \"end\": ");
     jtime(f, m->end_ns, m->seconds_resolution_ns);
-    fprintf(f, ",\n  \"duration_s\": %.3f,\n  \"darknet\": [", (double)(m->end_ns - m->start_ns) / 1e9);
+    fprintf(f, ",\n  \"duration_s\": %.3f,\n  \"darknet\": [",
+            (double)(m->end_ns - m->start_ns) / 1e9);
     for (size_t i = 0; i < m->ndarknet; i++) {
         fprintf(f, "%s", i ? ", " : "");
         jstr(f, m->darknet[i]);
     }
-    fprintf(f, "],\n  \"format\": \"%s\",\n  \"link\": \"%s\",\n  \"timestamp_resolution\": \"%s\",\n",
+    fprintf(f,
+            "],\n  \"format\": \"%s\",\n  \"link\": \"%s\",\n  \"timestamp_resolution\": \"%s\",\n",
             m->format, m->link, m->nanosec ? "ns" : "us");
     fprintf(f, "  \"populations\": [");
     for (size_t i = 0; i < t->npops; i++) {
         const struct ds_truth_pop *p = &t->pops[i];
         fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
         jstr(f, m->pop_names[i]);
-        fprintf(f, ", \"actors\": %" PRIu64 ", \"silent\": %" PRIu64 ", \"sources\": %" PRIu64
-                   ", \"packets\": %" PRIu64 ", \"darknet_packets\": %" PRIu64 "}",
+        fprintf(f,
+                ", \"actors\": %" PRIu64 ", \"silent\": %" PRIu64 ", \"sources\": %" PRIu64
+                ", \"packets\": %" PRIu64 ", \"darknet_packets\": %" PRIu64 "}",
                 p->actors, p->silent, p->sources, p->packets, p->darknet_packets);
     }
     fprintf(f, "\n  ],\n");

@@ -48,7 +48,7 @@ struct ds_truth_attack {
     uint16_t port;        /* victim's service port (0 for ICMP echo floods) */
     uint32_t router;      /* srctab id of a router that answers for the victim, or UINT32_MAX */
     uint64_t start_ns, end_ns; /* when the attack runs (may start before the capture) */
-    double rate_pps;      /* replies per second the victim sends to all spoofed sources */
+    double rate_pps;           /* replies per second the victim sends to all spoofed sources */
     uint64_t packets, first_ns, last_ns; /* observed in the darknet */
     struct ds_peak peak;
     struct ds_truth_vector *vec;
@@ -66,7 +66,7 @@ struct ds_truth_campaign {
     uint32_t src[DS_TRUTH_CAMPAIGN_MAX_SRC]; /* srctab ids (UINT32_MAX until allocated) */
     unsigned nsrc;
     uint64_t start_ns, end_ns;
-    double rate_pps;      /* per source, to the whole IPv4 space */
+    double rate_pps; /* per source, to the whole IPv4 space */
     uint64_t packets, first_ns, last_ns;
 };
 
@@ -106,8 +106,12 @@ int ds_truth_attack_packet(struct ds_truth_attack *a, uint64_t t);
 bool ds_truth_rsdos(uint64_t packets, uint64_t first_ns, uint64_t last_ns, uint32_t peak);
 
 /* What the JSON lists per source. */
-enum ds_truth_hosts { DS_TRUTH_HOSTS_AUTO = 0, DS_TRUTH_HOSTS_NONE, DS_TRUTH_HOSTS_SUMMARY,
-                      DS_TRUTH_HOSTS_ALL };
+enum ds_truth_hosts {
+    DS_TRUTH_HOSTS_AUTO = 0,
+    DS_TRUTH_HOSTS_NONE,
+    DS_TRUTH_HOSTS_SUMMARY,
+    DS_TRUTH_HOSTS_ALL
+};
 
 /* Everything the writer needs besides the counters. */
 struct ds_truth_meta {
@@ -119,10 +123,10 @@ struct ds_truth_meta {
     size_t ndarknet;
     const char *format, *link;
     bool nanosec;
-    unsigned top;               /* ports listed */
+    unsigned top; /* ports listed */
     enum ds_truth_hosts hosts;
-    const char *const *pop_names; /* indexed like t->pops */
-    const char *const *org_names; /* research organisations, index = org - 1 */
+    const char *const *pop_names;   /* indexed like t->pops */
+    const char *const *org_names;   /* research organisations, index = org - 1 */
     uint64_t seconds_resolution_ns; /* 1000 for microsecond files, 1 for nanosecond */
 };
 

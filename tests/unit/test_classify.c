@@ -17,15 +17,15 @@
 #define C(x) DS_CLASS_BIT(DS_CLASS_##x)
 #define F(x) DS_FP_BIT(DS_FP_##x)
 
-static struct ds_addr A(const char *s)
-{
+static struct ds_addr A(const char *s) {
     struct ds_addr a;
     assert_int_equal(ds_addr_parse(&a, s, NULL), 0);
     return a;
 }
 
 /* Crafts, decodes and classifies; the frame buffer is static so payload pointers stay valid. */
-static struct ds_pkt run(const struct ds_craft *c)
+static struct ds_pkt
+run(const struct ds_craft *c)
 {
     static uint8_t buf[2048];
     size_t n = ds_craft_packet(buf, sizeof buf, c);
@@ -39,10 +39,19 @@ static struct ds_pkt run(const struct ds_craft *c)
 
 static struct ds_craft syn(const char *src, const char *dst, uint16_t dport)
 {
-    return (struct ds_craft){.link = DS_CRAFT_ETHERNET, .src = A(src), .dst = A(dst), .ttl = 50,
-                             .ip_id = 777, .proto = 6, .sport = 44444, .dport = dport,
-                             .seq = 0x11223344, .tcp_flags = DS_TCP_SYN, .win = 29200,
-                             .tcp_opts = ds_opts_linux, .tcp_opts_len = sizeof ds_opts_linux};
+    return (struct ds_craft){.link = DS_CRAFT_ETHERNET,
+                             .src = A(src),
+                             .dst = A(dst),
+                             .ttl = 50,
+                             .ip_id = 777,
+                             .proto = 6,
+                             .sport = 44444,
+                             .dport = dport,
+                             .seq = 0x11223344,
+                             .tcp_flags = DS_TCP_SYN,
+                             .win = 29200,
+                             .tcp_opts = ds_opts_linux,
+                             .tcp_opts_len = sizeof ds_opts_linux};
 }
 
 static void test_plain_syn(void **st)
@@ -167,8 +176,12 @@ static void test_backscatter(void **st)
     c.tcp_flags = DS_TCP_RST | DS_TCP_ACK;
     assert_int_equal(run(&c).classes, C(BACKSCATTER));
     /* ICMP types: 0 and 11 are backscatter, 8 is a request, 9 neither */
-    struct ds_craft i = {.link = DS_CRAFT_RAW, .src = A("93.184.216.34"),
-                         .dst = A("198.51.100.9"), .ttl = 60, .proto = 1, .icmp_type = 0};
+    struct ds_craft i = {.link = DS_CRAFT_RAW,
+                         .src = A("93.184.216.34"),
+                         .dst = A("198.51.100.9"),
+                         .ttl = 60,
+                         .proto = 1,
+                         .icmp_type = 0};
     assert_int_equal(run(&i).classes, C(BACKSCATTER));
     i.icmp_type = 11;
     assert_int_equal(run(&i).classes, C(BACKSCATTER));
@@ -177,8 +190,12 @@ static void test_backscatter(void **st)
     i.icmp_type = 9;
     assert_int_equal(run(&i).classes, 0);
     /* ICMPv6 echo request and reply */
-    struct ds_craft i6 = {.link = DS_CRAFT_RAW, .src = A("2a01:4f8::1"), .dst = A("2001:db8::1"),
-                          .ttl = 60, .proto = 58, .icmp_type = 128};
+    struct ds_craft i6 = {.link = DS_CRAFT_RAW,
+                          .src = A("2a01:4f8::1"),
+                          .dst = A("2001:db8::1"),
+                          .ttl = 60,
+                          .proto = 58,
+                          .icmp_type = 128};
     assert_int_equal(run(&i6).classes, C(ICMP_REQUEST));
     i6.icmp_type = 129;
     assert_int_equal(run(&i6).classes, C(BACKSCATTER));
@@ -188,13 +205,23 @@ static void test_icmp_victim_from_quote(void **st)
 {
     (void)st;
     uint8_t inner[64];
-    struct ds_craft q = {.link = DS_CRAFT_RAW, .src = A("198.51.100.77"),
-                         .dst = A("93.184.216.34"), .ttl = 50, .proto = 17, .sport = 3333,
+    struct ds_craft q = {.link = DS_CRAFT_RAW,
+                         .src = A("198.51.100.77"),
+                         .dst = A("93.184.216.34"),
+                         .ttl = 50,
+                         .proto = 17,
+                         .sport = 3333,
                          .dport = 53};
     ds_craft_packet(inner, sizeof inner, &q);
-    struct ds_craft c = {.link = DS_CRAFT_RAW, .src = A("93.184.216.1"),
-                         .dst = A("198.51.100.77"), .ttl = 60, .proto = 1, .icmp_type = 3,
-                         .icmp_code = 3, .payload = inner, .payload_len = 28};
+    struct ds_craft c = {.link = DS_CRAFT_RAW,
+                         .src = A("93.184.216.1"),
+                         .dst = A("198.51.100.77"),
+                         .ttl = 60,
+                         .proto = 1,
+                         .icmp_type = 3,
+                         .icmp_code = 3,
+                         .payload = inner,
+                         .payload_len = 28};
     struct ds_pkt p = run(&c);
     assert_int_equal(p.classes, C(BACKSCATTER));
     assert_int_equal(ds_addr_v4(ds_backscatter_victim(&p)), 0x5DB8D822);
@@ -222,27 +249,36 @@ static void test_spoofed_hints(void **st)
     assert_int_equal(run(&c).classes, C(SPOOFED_HINT));
     c.tcp_flags = DS_TCP_FIN;
     assert_int_equal(run(&c).classes, C(SPOOFED_HINT));
-    struct ds_craft u = {.link = DS_CRAFT_RAW, .src = A("203.0.114.5"), .dst = A("198.51.100.9"),
-                         .ttl = 60, .proto = 17, .sport = 999, .dport = 80};
+    struct ds_craft u = {.link = DS_CRAFT_RAW,
+                         .src = A("203.0.114.5"),
+                         .dst = A("198.51.100.9"),
+                         .ttl = 60,
+                         .proto = 17,
+                         .sport = 999,
+                         .dport = 80};
     assert_int_equal(run(&u).classes, C(UDP) | C(SPOOFED_HINT));
     u.dport = 81;
     assert_int_equal(run(&u).classes, C(UDP));
     u.mf = true;
     assert_int_equal(run(&u).classes, C(UDP) | C(FRAGMENT) | C(SPOOFED_HINT));
-    struct ds_craft g = {.link = DS_CRAFT_RAW, .src = A("203.0.114.5"), .dst = A("198.51.100.9"),
-                         .ttl = 60, .proto = 47};
+    struct ds_craft g = {.link = DS_CRAFT_RAW,
+                         .src = A("203.0.114.5"),
+                         .dst = A("198.51.100.9"),
+                         .ttl = 60,
+                         .proto = 47};
     assert_int_equal(run(&g).classes, C(SPOOFED_HINT));
 }
 
 static void test_nonroutable(void **st)
 {
     (void)st;
-    const char *yes[] = {"0.1.2.3", "10.0.0.1", "127.0.0.1", "169.254.1.1", "172.31.255.1",
-                         "192.0.0.5", "192.0.2.1", "192.88.99.1", "192.168.1.1", "198.19.0.1",
-                         "198.51.100.1", "203.0.113.1", "224.0.0.1", "255.255.255.254",
-                         "fe80::1", "fd00::1", "::1", "ff02::1", "2001:db8::1"};
-    const char *no[] = {"1.1.1.1", "172.32.0.1", "198.20.0.1", "203.0.114.1", "223.255.255.1",
-                        "2a01:4f8::1", "2001:4860::1"};
+    const char *yes[] = {"0.1.2.3",      "10.0.0.1",        "127.0.0.1",    "169.254.1.1",
+                         "172.31.255.1", "192.0.0.5",       "192.0.2.1",    "192.88.99.1",
+                         "192.168.1.1",  "198.19.0.1",      "198.51.100.1", "203.0.113.1",
+                         "224.0.0.1",    "255.255.255.254", "fe80::1",      "fd00::1",
+                         "::1",          "ff02::1",         "2001:db8::1"};
+    const char *no[] = {"1.1.1.1",       "172.32.0.1",  "198.20.0.1",  "203.0.114.1",
+                        "223.255.255.1", "2a01:4f8::1", "2001:4860::1"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
         struct ds_addr a = A(yes[i]);
         assert_true(ds_addr_nonroutable(&a));
@@ -255,9 +291,15 @@ static void test_nonroutable(void **st)
 
 static struct ds_pkt udp_to(uint16_t port, const void *payload, size_t len)
 {
-    struct ds_craft u = {.link = DS_CRAFT_ETHERNET, .src = A("203.0.114.5"),
-                         .dst = A("198.51.100.9"), .ttl = 60, .proto = 17, .sport = 40000,
-                         .dport = port, .payload = payload, .payload_len = len};
+    struct ds_craft u = {.link = DS_CRAFT_ETHERNET,
+                         .src = A("203.0.114.5"),
+                         .dst = A("198.51.100.9"),
+                         .ttl = 60,
+                         .proto = 17,
+                         .sport = 40000,
+                         .dport = port,
+                         .payload = payload,
+                         .payload_len = len};
     return run(&u);
 }
 
@@ -265,8 +307,8 @@ static void test_amp_requests(void **st)
 {
     (void)st;
     /* DNS query for "isc.org" ANY with EDNS-less header */
-    static const uint8_t dns_any[] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'i',
-                                      's',  'c',  3,    'o',  'r', 'g', 0, 0, 255, 0, 1};
+    static const uint8_t dns_any[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0, 0, 0,   0, 0, 3,
+                                      'i',  's',  'c',  3,    'o', 'r', 'g', 0, 0, 255, 0, 1};
     struct ds_pkt p = udp_to(53, dns_any, sizeof dns_any);
     assert_int_equal(p.classes, C(UDP) | C(AMP_PROBE));
     assert_int_equal(p.payload_class, DS_PAYLOAD_DNS_ANY);
@@ -291,15 +333,14 @@ static void test_amp_requests(void **st)
     static const uint8_t mc[] = {0, 0, 0, 0, 0, 1, 0, 0, 's', 't', 'a', 't', 's', '\r', '\n'};
     assert_int_equal(udp_to(11211, mc, sizeof mc).payload_class, DS_PAYLOAD_MEMCACHED);
     /* CLDAP: SEQUENCE { INTEGER 1, [APPLICATION 3] {...} } (rootDSE search) */
-    static const uint8_t cldap[] = {0x30, 0x25, 0x02, 0x01, 0x01, 0x63, 0x20, 0x04, 0x00,
-                                    0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00,
-                                    0x02, 0x01, 0x00, 0x01, 0x01, 0x00, 0x87, 0x0b, 'o',
-                                    'b',  'j',  'e',  'c',  't',  'c',  'l',  'a',  's',
-                                    's',  0x30, 0x00};
+    static const uint8_t cldap[] = {0x30, 0x25, 0x02, 0x01, 0x01, 0x63, 0x20, 0x04, 0x00, 0x0a,
+                                    0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01,
+                                    0x00, 0x01, 0x01, 0x00, 0x87, 0x0b, 'o',  'b',  'j',  'e',
+                                    'c',  't',  'c',  'l',  'a',  's',  's',  0x30, 0x00};
     assert_int_equal(udp_to(389, cldap, sizeof cldap).payload_class, DS_PAYLOAD_CLDAP_SEARCH);
     /* SNMPv2c GetBulk with community "public" */
-    static const uint8_t snmp[] = {0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, 'p', 'u', 'b',
-                                   'l',  'i',  'c',  0xa5, 0x19, 0x02, 0x04, 0,   0,   0,
+    static const uint8_t snmp[] = {0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, 'p',  'u',  'b',
+                                   'l',  'i',  'c',  0xa5, 0x19, 0x02, 0x04, 0,    0,    0,
                                    1,    0x02, 0x01, 0x00, 0x02, 0x01, 0x0a, 0x30, 0x0b, 0x30,
                                    0x09, 0x06, 0x05, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x05, 0x00};
     assert_int_equal(udp_to(161, snmp, sizeof snmp).payload_class, DS_PAYLOAD_SNMP_GETBULK);

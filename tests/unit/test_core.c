@@ -29,8 +29,8 @@ static void test_prefix_parse(void **st)
     assert_int_equal(ds_prefix_parse(&p, "192.0.2.7", &err), 0);
     assert_int_equal(p.len, 128);
     assert_int_equal(ds_prefix_parse(&p, "198.51.100.1/24", &err), -EINVAL);
-    assert_string_equal(err.msg,
-                        "'198.51.100.1/24': host bits set below /24 (did you mean 198.51.100.0/24?)");
+    assert_string_equal(
+        err.msg, "'198.51.100.1/24': host bits set below /24 (did you mean 198.51.100.0/24?)");
     assert_int_equal(ds_prefix_parse(&p, "10.0.0.0/33", &err), -EINVAL);
     assert_string_equal(err.msg, "'10.0.0.0/33': prefix length 33 exceeds 32");
     assert_int_equal(ds_prefix_parse(&p, "banana/8", &err), -EINVAL);
@@ -47,8 +47,11 @@ static void test_darknet(void **st)
     ds_darknet_init(&d);
     assert_true(ds_darknet_is_all(&d));
     assert_int_equal(ds_darknet_v4_addresses(&d), 1ULL << 32);
-    assert_int_equal(ds_darknet_add_list(&d, "198.51.100.0/25, 198.51.100.128/25", "--darknet", &err), 0);
-    assert_int_equal(ds_darknet_add_list(&d, "198.51.100.0/24,10.0.0.0/8 2001:db8:1::/48", "--darknet", &err), 0);
+    assert_int_equal(
+        ds_darknet_add_list(&d, "198.51.100.0/25, 198.51.100.128/25", "--darknet", &err), 0);
+    assert_int_equal(
+        ds_darknet_add_list(&d, "198.51.100.0/24,10.0.0.0/8 2001:db8:1::/48", "--darknet", &err),
+        0);
     ds_darknet_finish(&d);
     assert_int_equal(d.n_v4, 2); /* merged */
     assert_int_equal(ds_darknet_v4_addresses(&d), 256 + (1u << 24));
@@ -63,8 +66,10 @@ static void test_darknet(void **st)
     assert_true(ds_darknet_contains(&d, &a));
     ds_addr_parse(&a, "2001:db8:2::1", NULL);
     assert_false(ds_darknet_contains(&d, &a));
-    assert_int_equal(ds_darknet_add_list(&d, "198.51.100.0/24,300.1.1.1/8", "--darknet", &err), -EINVAL);
-    assert_string_equal(err.msg, "--darknet: '300.1.1.1/8' is not a CIDR prefix (bad address '300.1.1.1')");
+    assert_int_equal(ds_darknet_add_list(&d, "198.51.100.0/24,300.1.1.1/8", "--darknet", &err),
+                     -EINVAL);
+    assert_string_equal(err.msg,
+                        "--darknet: '300.1.1.1/8' is not a CIDR prefix (bad address '300.1.1.1')");
     ds_darknet_free(&d);
 
     /* 0.0.0.0/0 covers everything and does not overflow */
@@ -102,11 +107,35 @@ struct settings {
 };
 static const char *const modes[] = {"a", "b", "c", NULL};
 static const struct ds_option tab[] = {
-    {.name = "flag", .short_name = 'F', .type = DS_OPT_BOOL, .offset = offsetof(struct settings, flag), .help = "a flag"},
-    {.name = "num", .short_name = 'n', .type = DS_OPT_INT, .offset = offsetof(struct settings, num), .def = "5", .min = 1, .max = 10, .help = "a number"},
-    {.name = "name", .type = DS_OPT_STRING, .offset = offsetof(struct settings, name), .def = "x", .help = "a name"},
-    {.name = "item", .short_name = 'i', .type = DS_OPT_LIST, .offset = offsetof(struct settings, list), .help = "items"},
-    {.name = "mode", .type = DS_OPT_ENUM, .offset = offsetof(struct settings, mode), .def = "b", .choices = modes, .help = "mode"},
+    {.name = "flag",
+     .short_name = 'F',
+     .type = DS_OPT_BOOL,
+     .offset = offsetof(struct settings, flag),
+     .help = "a flag"},
+    {.name = "num",
+     .short_name = 'n',
+     .type = DS_OPT_INT,
+     .offset = offsetof(struct settings, num),
+     .def = "5",
+     .min = 1,
+     .max = 10,
+     .help = "a number"},
+    {.name = "name",
+     .type = DS_OPT_STRING,
+     .offset = offsetof(struct settings, name),
+     .def = "x",
+     .help = "a name"},
+    {.name = "item",
+     .short_name = 'i',
+     .type = DS_OPT_LIST,
+     .offset = offsetof(struct settings, list),
+     .help = "items"},
+    {.name = "mode",
+     .type = DS_OPT_ENUM,
+     .offset = offsetof(struct settings, mode),
+     .def = "b",
+     .choices = modes,
+     .help = "mode"},
 };
 #define NT (sizeof tab / sizeof tab[0])
 
@@ -120,7 +149,8 @@ static void test_options(void **st)
     assert_int_equal(s.num, 5);
     assert_string_equal(s.name, "x");
     assert_int_equal(s.mode, 1);
-    char *argv[] = {"prog", "-F", "--num=7", "-i", "one", "-itwo", "--mode", "c", "file", "--", "-x", NULL};
+    char *argv[] = {"prog",   "-F", "--num=7", "-i", "one", "-itwo",
+                    "--mode", "c",  "file",    "--", "-x",  NULL};
     assert_int_equal(ds_options_parse_argv(tab, NT, &s, 11, argv, &pos, &err), 0);
     assert_true(s.flag);
     assert_int_equal(s.num, 7);

@@ -11,21 +11,30 @@
 #include "decode/decode.h"
 #include "gen/craft.h"
 
-static struct ds_addr A(const char *s)
-{
+static struct ds_addr A(const char *s) {
     struct ds_addr a;
     assert_int_equal(ds_addr_parse(&a, s, NULL), 0);
     return a;
 }
 
-static void test_tcp_syn_ethernet(void **st)
+static void
+test_tcp_syn_ethernet(void **st)
 {
     (void)st;
     uint8_t buf[256];
-    struct ds_craft c = {.link = DS_CRAFT_ETHERNET, .src = A("203.0.114.7"),
-                         .dst = A("198.51.100.23"), .ttl = 52, .ip_id = 0x1234, .proto = 6,
-                         .sport = 40000, .dport = 23, .seq = 0xC6336417, .ack = 0,
-                         .tcp_flags = DS_TCP_SYN, .win = 14600, .tcp_opts = ds_opts_linux,
+    struct ds_craft c = {.link = DS_CRAFT_ETHERNET,
+                         .src = A("203.0.114.7"),
+                         .dst = A("198.51.100.23"),
+                         .ttl = 52,
+                         .ip_id = 0x1234,
+                         .proto = 6,
+                         .sport = 40000,
+                         .dport = 23,
+                         .seq = 0xC6336417,
+                         .ack = 0,
+                         .tcp_flags = DS_TCP_SYN,
+                         .win = 14600,
+                         .tcp_opts = ds_opts_linux,
                          .tcp_opts_len = sizeof ds_opts_linux};
     size_t n = ds_craft_packet(buf, sizeof buf, &c);
     assert_int_equal(n, 14 + 20 + 40);
@@ -58,8 +67,13 @@ static void test_vlan_qinq(void **st)
 {
     (void)st;
     uint8_t buf[256];
-    struct ds_craft c = {.link = DS_CRAFT_ETHERNET, .vlan = 100, .src = A("192.0.2.1"),
-                         .dst = A("198.51.100.1"), .ttl = 64, .proto = 17, .sport = 5000,
+    struct ds_craft c = {.link = DS_CRAFT_ETHERNET,
+                         .vlan = 100,
+                         .src = A("192.0.2.1"),
+                         .dst = A("198.51.100.1"),
+                         .ttl = 64,
+                         .proto = 17,
+                         .sport = 5000,
                          .dport = 53};
     size_t n = ds_craft_packet(buf, sizeof buf, &c);
     struct ds_pkt p;
@@ -85,8 +99,13 @@ static void test_raw_sll_null_links(void **st)
 {
     (void)st;
     uint8_t ip[128];
-    struct ds_craft c = {.link = DS_CRAFT_RAW, .src = A("192.0.2.9"), .dst = A("198.51.100.2"),
-                         .ttl = 99, .proto = 1, .icmp_type = 8, .icmp_rest = 0x00010002};
+    struct ds_craft c = {.link = DS_CRAFT_RAW,
+                         .src = A("192.0.2.9"),
+                         .dst = A("198.51.100.2"),
+                         .ttl = 99,
+                         .proto = 1,
+                         .icmp_type = 8,
+                         .icmp_rest = 0x00010002};
     size_t n = ds_craft_packet(ip, sizeof ip, &c);
     assert_int_equal(n, 28);
     struct ds_pkt p;
@@ -114,7 +133,8 @@ static void test_raw_sll_null_links(void **st)
     assert_int_equal(ds_decode(276, f, (uint32_t)n + 20, (uint32_t)n + 20, 0, &p), DS_DECODE_OK);
     assert_int_equal(p.icmp_type, 8);
     f[1] = 0x06; /* ARP */
-    assert_int_equal(ds_decode(276, f, (uint32_t)n + 20, (uint32_t)n + 20, 0, &p), DS_DECODE_NON_IP);
+    assert_int_equal(ds_decode(276, f, (uint32_t)n + 20, (uint32_t)n + 20, 0, &p),
+                     DS_DECODE_NON_IP);
     /* BSD null (host order, little-endian writer) and loop (network order) */
     uint8_t le[4] = {2, 0, 0, 0}, be[4] = {0, 0, 0, 2};
     memcpy(f, le, 4);
@@ -132,9 +152,16 @@ static void test_truncation_never_reads_past_caplen(void **st)
 {
     (void)st;
     uint8_t buf[256];
-    struct ds_craft c = {.link = DS_CRAFT_ETHERNET, .src = A("192.0.2.1"),
-                         .dst = A("198.51.100.1"), .ttl = 64, .proto = 6, .sport = 1, .dport = 2,
-                         .tcp_flags = DS_TCP_SYN, .win = 1, .tcp_opts = ds_opts_windows,
+    struct ds_craft c = {.link = DS_CRAFT_ETHERNET,
+                         .src = A("192.0.2.1"),
+                         .dst = A("198.51.100.1"),
+                         .ttl = 64,
+                         .proto = 6,
+                         .sport = 1,
+                         .dport = 2,
+                         .tcp_flags = DS_TCP_SYN,
+                         .win = 1,
+                         .tcp_opts = ds_opts_windows,
                          .tcp_opts_len = sizeof ds_opts_windows};
     size_t n = ds_craft_packet(buf, sizeof buf, &c);
     struct ds_pkt p;
@@ -164,8 +191,14 @@ static void test_ipv4_fragments_and_malformed(void **st)
 {
     (void)st;
     uint8_t buf[256];
-    struct ds_craft c = {.link = DS_CRAFT_RAW, .src = A("192.0.2.1"), .dst = A("198.51.100.1"),
-                         .ttl = 64, .proto = 17, .sport = 7, .dport = 8, .mf = true};
+    struct ds_craft c = {.link = DS_CRAFT_RAW,
+                         .src = A("192.0.2.1"),
+                         .dst = A("198.51.100.1"),
+                         .ttl = 64,
+                         .proto = 17,
+                         .sport = 7,
+                         .dport = 8,
+                         .mf = true};
     size_t n = ds_craft_packet(buf, sizeof buf, &c);
     struct ds_pkt p;
     assert_int_equal(ds_decode(101, buf, (uint32_t)n, (uint32_t)n, 0, &p), DS_DECODE_OK);
@@ -188,9 +221,16 @@ static void test_ipv6_extension_headers(void **st)
 {
     (void)st;
     uint8_t buf[256];
-    struct ds_craft c = {.link = DS_CRAFT_RAW, .src = A("2a01:4f8::1"), .dst = A("2001:db8:1::5"),
-                         .ttl = 57, .proto = 6, .sport = 1234, .dport = 22, .seq = 9,
-                         .tcp_flags = DS_TCP_SYN, .win = 64800};
+    struct ds_craft c = {.link = DS_CRAFT_RAW,
+                         .src = A("2a01:4f8::1"),
+                         .dst = A("2001:db8:1::5"),
+                         .ttl = 57,
+                         .proto = 6,
+                         .sport = 1234,
+                         .dport = 22,
+                         .seq = 9,
+                         .tcp_flags = DS_TCP_SYN,
+                         .win = 64800};
     size_t n = ds_craft_packet(buf, sizeof buf, &c);
     /* insert a hop-by-hop (8 bytes) and a destination-options header (16 bytes) */
     uint8_t x[300];
@@ -227,14 +267,25 @@ static void test_icmp_quote(void **st)
     (void)st;
     /* the quoted packet: a SYN from the spoofed darknet source to the victim's port 443 */
     uint8_t inner[64];
-    struct ds_craft q = {.link = DS_CRAFT_RAW, .src = A("198.51.100.77"), .dst = A("192.0.2.80"),
-                         .ttl = 50, .proto = 6, .sport = 3333, .dport = 443,
+    struct ds_craft q = {.link = DS_CRAFT_RAW,
+                         .src = A("198.51.100.77"),
+                         .dst = A("192.0.2.80"),
+                         .ttl = 50,
+                         .proto = 6,
+                         .sport = 3333,
+                         .dport = 443,
                          .tcp_flags = DS_TCP_SYN};
     size_t qn = ds_craft_packet(inner, sizeof inner, &q);
     uint8_t buf[256];
-    struct ds_craft c = {.link = DS_CRAFT_ETHERNET, .src = A("192.0.2.254"),
-                         .dst = A("198.51.100.77"), .ttl = 250, .proto = 1, .icmp_type = 3,
-                         .icmp_code = 3, .payload = inner, .payload_len = 28};
+    struct ds_craft c = {.link = DS_CRAFT_ETHERNET,
+                         .src = A("192.0.2.254"),
+                         .dst = A("198.51.100.77"),
+                         .ttl = 250,
+                         .proto = 1,
+                         .icmp_type = 3,
+                         .icmp_code = 3,
+                         .payload = inner,
+                         .payload_len = 28};
     size_t n = ds_craft_packet(buf, sizeof buf, &c);
     struct ds_pkt p;
     assert_int_equal(ds_decode(1, buf, (uint32_t)n, (uint32_t)n, 0, &p), DS_DECODE_OK);
@@ -258,9 +309,15 @@ static void test_ethernet_padding_not_payload(void **st)
 {
     (void)st;
     uint8_t buf[128] = {0};
-    struct ds_craft c = {.link = DS_CRAFT_ETHERNET, .src = A("192.0.2.1"),
-                         .dst = A("198.51.100.1"), .ttl = 64, .proto = 17, .sport = 1,
-                         .dport = 19, .payload = (const uint8_t *)"x", .payload_len = 1};
+    struct ds_craft c = {.link = DS_CRAFT_ETHERNET,
+                         .src = A("192.0.2.1"),
+                         .dst = A("198.51.100.1"),
+                         .ttl = 64,
+                         .proto = 17,
+                         .sport = 1,
+                         .dport = 19,
+                         .payload = (const uint8_t *)"x",
+                         .payload_len = 1};
     size_t n = ds_craft_packet(buf, sizeof buf, &c);
     assert_int_equal(n, 43);
     struct ds_pkt p;

@@ -18,23 +18,23 @@
 static char dir[64];
 static char country_path[128], asn_path[128], iploc_path[128];
 
-static struct ds_prefix P(const char *text)
-{
+static struct ds_prefix P(const char *text) {
     struct ds_prefix p;
     struct ds_err err = {0};
     assert_int_equal(ds_prefix_parse(&p, text, &err), 0);
     return p;
 }
 
-static struct ds_addr A(const char *text)
-{
+static struct ds_addr
+A(const char *text) {
     struct ds_addr a;
     struct ds_err err = {0};
     assert_int_equal(ds_addr_parse(&a, text, &err), 0);
     return a;
 }
 
-static int setup(void **st)
+static int
+setup(void **st)
 {
     (void)st;
     struct ds_err err = {0};
@@ -146,8 +146,8 @@ static void test_cache(void **st)
     assert_int_equal(ds_geo_open(&g, &cfg, &err), 0);
     assert_int_equal(ds_geo_cache_init(&c, g, 100, &err), 0);
     assert_int_equal(c.mask, 127);
-    const char *addrs[] = {"192.0.2.1",   "192.0.2.2",     "192.0.2.200", "192.0.2.3",
-                           "203.0.113.7", "203.0.113.8",   "2001:db8::1", "2001:db8::2",
+    const char *addrs[] = {"192.0.2.1",      "192.0.2.2",    "192.0.2.200", "192.0.2.3",
+                           "203.0.113.7",    "203.0.113.8",  "2001:db8::1", "2001:db8::2",
                            "2001:db8:ff::9", "198.51.100.1", "192.0.2.201", "10.1.2.3"};
     /* the cached answer equals the uncached one, whatever the order and collisions */
     for (int round = 0; round < 3; round++) {

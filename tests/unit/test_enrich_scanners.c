@@ -20,15 +20,15 @@ static void repo_path(char *out, size_t size, const char *rel)
     snprintf(out, size, "%.*s%s", cut ? (int)(cut - f) : 0, f, rel);
 }
 
-static struct ds_addr A(const char *text)
-{
+static struct ds_addr A(const char *text) {
     struct ds_addr a;
     struct ds_err err = {0};
     assert_int_equal(ds_addr_parse(&a, text, &err), 0);
     return a;
 }
 
-static const char *who(const struct ds_scanners *s, const char *addr)
+static const char *
+who(const struct ds_scanners *s, const char *addr)
 {
     uint32_t label;
     struct ds_addr a = A(addr);
@@ -103,7 +103,7 @@ static void test_text_bad(void **st)
                       "list.txt:1: expected 'CIDR organisation source', got '192.0.2.0/24 Org' "
                       "(2 fields)");
     expect_text_error("  192.0.2.0/24\n", "list.txt:1: expected 'CIDR organisation source', got "
-                                           "'192.0.2.0/24' (1 field)");
+                                          "'192.0.2.0/24' (1 field)");
     expect_text_error("192.0.2.0/24 Org\x01 src\n",
                       "list.txt:1: control character 0x01 in column 17");
     expect_text_error("1.2.3.0/24 a b\n2001:db8::/129 Org src\n",
@@ -253,9 +253,12 @@ static void test_files(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_good),   cmocka_unit_test(test_text_bad),
-        cmocka_unit_test(test_conflicting_duplicate), cmocka_unit_test(test_misp_good),
-        cmocka_unit_test(test_misp_bad),    cmocka_unit_test(test_repo_list),
+        cmocka_unit_test(test_text_good),
+        cmocka_unit_test(test_text_bad),
+        cmocka_unit_test(test_conflicting_duplicate),
+        cmocka_unit_test(test_misp_good),
+        cmocka_unit_test(test_misp_bad),
+        cmocka_unit_test(test_repo_list),
         cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

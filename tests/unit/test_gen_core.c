@@ -110,15 +110,14 @@ static void test_sched_order(void **st)
         pid = e->id;
         uint64_t x = ds_rng_below(&r, 10);
         if (x < 3 && pushed < 3 * N) {
-            uint64_t later = e->t + (x == 0 ? 0 : x == 1 ? ds_rng_below(&r, horizon)
-                                                         : 3 * horizon);
+            uint64_t later = e->t + (x == 0 ? 0 : x == 1 ? ds_rng_below(&r, horizon) : 3 * horizon);
             assert_int_equal(ds_sched_retime_top(&s, later), 0);
             pushed++;
             continue;
         }
         if (x == 3 && pushed < 3 * N) {
-            assert_int_equal(ds_sched_push(&s, e->t + ds_rng_below(&r, horizon / 4),
-                                           (uint32_t)pushed), 0);
+            assert_int_equal(
+                ds_sched_push(&s, e->t + ds_rng_below(&r, horizon / 4), (uint32_t)pushed), 0);
             pushed++;
         }
         ds_sched_pop(&s);
@@ -282,14 +281,10 @@ static void test_payloads(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rng_reference),
-        cmocka_unit_test(test_rng_determinism),
-        cmocka_unit_test(test_rng_ranges),
-        cmocka_unit_test(test_sched_order),
-        cmocka_unit_test(test_srctab),
-        cmocka_unit_test(test_pairset),
-        cmocka_unit_test(test_peak_windows),
-        cmocka_unit_test(test_rules_agree_with_classifier),
+        cmocka_unit_test(test_rng_reference), cmocka_unit_test(test_rng_determinism),
+        cmocka_unit_test(test_rng_ranges),    cmocka_unit_test(test_sched_order),
+        cmocka_unit_test(test_srctab),        cmocka_unit_test(test_pairset),
+        cmocka_unit_test(test_peak_windows),  cmocka_unit_test(test_rules_agree_with_classifier),
         cmocka_unit_test(test_payloads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

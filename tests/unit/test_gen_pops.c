@@ -52,12 +52,12 @@ struct scan {
     uint64_t sources;
     struct host *hosts;
     size_t mask;
-    uint64_t bad;        /* packets the population check rejected */
-    const char *why;     /* first rejection */
+    uint64_t bad;    /* packets the population check rejected */
+    const char *why; /* first rejection */
     struct ds_darknet dn;
     /* population-specific accumulators */
     uint64_t n2323, n23, fp_none, retrans;
-    uint64_t seen[64];   /* small hash of SYN tuples for retransmission detection */
+    uint64_t seen[64]; /* small hash of SYN tuples for retransmission detection */
 };
 
 typedef const char *(*check_fn)(const struct ds_pkt *p, struct scan *s);
@@ -145,8 +145,8 @@ static void compare_truth(json_t *t, const struct scan *s)
     assert_int_equal(jget(t, NULL, "darknet_packets"), s->darknet);
     assert_int_equal(jget(t, NULL, "sources"), s->sources);
     assert_int_equal(jget(t, NULL, "ipv6_packets"), s->ipv6);
-    static const char *const skip[5] = {"not_darknet", "truncated", "malformed",
-                                        "unsupported_link", "non_ip"};
+    static const char *const skip[5] = {"not_darknet", "truncated", "malformed", "unsupported_link",
+                                        "non_ip"};
     for (int i = 0; i < 5; i++)
         assert_int_equal(jget(t, "skipped", skip[i]), s->skipped[i]);
     for (int i = 0; i < DS_CLASS_COUNT; i++)
@@ -189,8 +189,8 @@ static json_t *run_one(const char *name, long n, double seconds, check_fn check,
         fail_msg("%s: %s", name, err.msg);
     scan_file(pcap, dn, check, s);
     if (s->bad)
-        fail_msg("%s: %llu packets not as intended, first: %s", name,
-                 (unsigned long long)s->bad, s->why);
+        fail_msg("%s: %llu packets not as intended, first: %s", name, (unsigned long long)s->bad,
+                 s->why);
     json_error_t je;
     json_t *t = json_load_file(truth, 0, &je);
     assert_non_null(t);
@@ -199,8 +199,7 @@ static json_t *run_one(const char *name, long n, double seconds, check_fn check,
     json_t *hosts = json_object_get(t, "hosts"), *h;
     size_t i;
     json_array_foreach(hosts, i, h)
-        assert_string_equal(json_string_value(json_object_get(h, "population")),
-                            name);
+        assert_string_equal(json_string_value(json_object_get(h, "population")), name);
     assert_int_equal(json_array_size(hosts), s->sources);
     return t;
 }
@@ -359,7 +358,8 @@ static void test_research(void **st)
     json_t *t = run_one("research", 40, 600, check_research, &s);
     json_t *h;
     size_t i;
-    json_array_foreach(json_object_get(t, "hosts"), i, h) {
+    json_array_foreach(json_object_get(t, "hosts"), i, h)
+    {
         assert_true(json_is_true(json_object_get(h, "research")));
         assert_non_null(json_string_value(json_object_get(h, "org")));
     }
@@ -412,7 +412,8 @@ static void test_dos(void **st)
     size_t i;
     int above = 0, below = 0;
     uint64_t sum = 0;
-    json_array_foreach(attacks, i, a) {
+    json_array_foreach(attacks, i, a)
+    {
         if (json_is_true(json_object_get(a, "rsdos")))
             above++;
         else
@@ -441,8 +442,8 @@ static void test_amp(void **st)
     json_t *c;
     size_t i;
     uint64_t sum = 0;
-    json_array_foreach(json_object_get(t, "campaigns"), i, c)
-        sum += (uint64_t)json_integer_value(json_object_get(c, "packets"));
+    json_array_foreach(json_object_get(t, "campaigns"), i, c) sum +=
+        (uint64_t)json_integer_value(json_object_get(c, "packets"));
     assert_int_equal(sum, s.darknet);
     assert_true(s.darknet > 100);
     json_decref(t);
@@ -556,14 +557,14 @@ static void test_expected(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mirai),     cmocka_unit_test(test_mirai_variant),
-        cmocka_unit_test(test_zmap),      cmocka_unit_test(test_masscan),
-        cmocka_unit_test(test_nmap),      cmocka_unit_test(test_unicornscan),
-        cmocka_unit_test(test_research),  cmocka_unit_test(test_kernel),
-        cmocka_unit_test(test_dos),       cmocka_unit_test(test_amp),
-        cmocka_unit_test(test_udp),       cmocka_unit_test(test_icmp),
-        cmocka_unit_test(test_ipv6),      cmocka_unit_test(test_leak),
-        cmocka_unit_test(test_oddity),    cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_mirai),    cmocka_unit_test(test_mirai_variant),
+        cmocka_unit_test(test_zmap),     cmocka_unit_test(test_masscan),
+        cmocka_unit_test(test_nmap),     cmocka_unit_test(test_unicornscan),
+        cmocka_unit_test(test_research), cmocka_unit_test(test_kernel),
+        cmocka_unit_test(test_dos),      cmocka_unit_test(test_amp),
+        cmocka_unit_test(test_udp),      cmocka_unit_test(test_icmp),
+        cmocka_unit_test(test_ipv6),     cmocka_unit_test(test_leak),
+        cmocka_unit_test(test_oddity),   cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_expected),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -50,7 +50,10 @@ static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 
 static const uint8_t frame1[5] = {1, 2, 3, 4, 5};
 static const uint8_t frame2[8] = {9, 9, 9, 9, 9, 9, 9, 9};
@@ -95,8 +98,8 @@ static void test_pcap_nsec_raw(void **st)
     (void)st;
     char path[256];
     snprintf(path, sizeof path, "%s/n.pcap", dir);
-    struct ds_pcapw_opts o = {.format = DS_PCAPW_PCAP, .linktype = 101, .snaplen = 65535,
-                              .nanosec = true};
+    struct ds_pcapw_opts o = {
+        .format = DS_PCAPW_PCAP, .linktype = 101, .snaplen = 65535, .nanosec = true};
     write_two(path, &o);
     size_t n;
     uint8_t *b = slurp(path, &n);
@@ -114,8 +117,11 @@ static void test_pcapng(void **st)
     char path[256];
     snprintf(path, sizeof path, "%s/a.pcapng", dir);
     for (int ns = 0; ns < 2; ns++) {
-        struct ds_pcapw_opts o = {.format = DS_PCAPW_PCAPNG, .linktype = 1, .snaplen = 262144,
-                                  .nanosec = ns, .appname = "darkscope gen"};
+        struct ds_pcapw_opts o = {.format = DS_PCAPW_PCAPNG,
+                                  .linktype = 1,
+                                  .snaplen = 262144,
+                                  .nanosec = ns,
+                                  .appname = "darkscope gen"};
         write_two(path, &o);
         size_t n;
         uint8_t *b = slurp(path, &n);
@@ -170,13 +176,15 @@ static void test_libpcap_reads(void **st)
         const char *name;
         enum ds_pcapw_format f;
         bool ns;
-    } cases[] = {{"r1.pcap", DS_PCAPW_PCAP, false},     {"r2.pcap", DS_PCAPW_PCAP, true},
-                 {"r3.pcapng", DS_PCAPW_PCAPNG, false}, {"r4.pcapng", DS_PCAPW_PCAPNG, true}};
+    } cases[] = {{"r1.pcap", DS_PCAPW_PCAP, false},
+                 {"r2.pcap", DS_PCAPW_PCAP, true},
+                 {"r3.pcapng", DS_PCAPW_PCAPNG, false},
+                 {"r4.pcapng", DS_PCAPW_PCAPNG, true}};
     for (size_t i = 0; i < 4; i++) {
         char path[256];
         snprintf(path, sizeof path, "%s/%s", dir, cases[i].name);
-        struct ds_pcapw_opts o = {.format = cases[i].f, .linktype = 1, .snaplen = 262144,
-                                  .nanosec = cases[i].ns};
+        struct ds_pcapw_opts o = {
+            .format = cases[i].f, .linktype = 1, .snaplen = 262144, .nanosec = cases[i].ns};
         write_two(path, &o);
         char eb[PCAP_ERRBUF_SIZE];
         pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, eb);
@@ -247,9 +255,9 @@ static void test_errors(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pcap_usec),     cmocka_unit_test(test_pcap_nsec_raw),
-        cmocka_unit_test(test_pcapng),        cmocka_unit_test(test_libpcap_reads),
-        cmocka_unit_test(test_zstd),          cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_pcap_usec), cmocka_unit_test(test_pcap_nsec_raw),
+        cmocka_unit_test(test_pcapng),    cmocka_unit_test(test_libpcap_reads),
+        cmocka_unit_test(test_zstd),      cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -65,8 +65,8 @@ static struct ds_lpm *build(const struct ds_prefix *ps, const uint32_t *vals, si
 static void test_basic(void **st)
 {
     (void)st;
-    struct ds_prefix ps[] = {pfx("10.0.0.0/8"),      pfx("10.1.0.0/16"), pfx("10.1.2.0/24"),
-                             pfx("10.1.2.3/32"),     pfx("2001:db8::/32"), pfx("2001:db8:1::/48"),
+    struct ds_prefix ps[] = {pfx("10.0.0.0/8"),        pfx("10.1.0.0/16"),   pfx("10.1.2.0/24"),
+                             pfx("10.1.2.3/32"),       pfx("2001:db8::/32"), pfx("2001:db8:1::/48"),
                              pfx("2001:db8:1::1/128"), pfx("192.0.2.0/25")};
     uint32_t vals[] = {1, 2, 3, 4, 5, 6, 7, 8};
     struct ds_lpm *t = build(ps, vals, 8);
@@ -374,12 +374,9 @@ static void test_random_mixed(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_defaults_and_duplicates),
-        cmocka_unit_test(test_bad_prefix),
-        cmocka_unit_test(test_random_v4),
-        cmocka_unit_test(test_random_v6),
-        cmocka_unit_test(test_random_mixed),
+        cmocka_unit_test(test_basic),      cmocka_unit_test(test_defaults_and_duplicates),
+        cmocka_unit_test(test_bad_prefix), cmocka_unit_test(test_random_v4),
+        cmocka_unit_test(test_random_v6),  cmocka_unit_test(test_random_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
