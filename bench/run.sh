@@ -39,6 +39,15 @@ echo "file: $pcap ($packets packets, $bytes bytes, $(jq .sources "$data/darknet-
 t_floor=$(best "$floor" "$pcap")
 t_an1=$(best "$bin" analyze -r "$pcap" --darknet "$darknet" --format json --threads 1)
 t_an2=$(best "$bin" analyze -r "$pcap" --darknet "$darknet" --format json --threads 2)
+stage() { # best of N in-process timings of bench_stages STAGE
+  local b="" t
+  for _ in $(seq "$runs"); do
+    t=$("$build/bench/bench_stages" "$pcap" "$1" | awk '{print $2}')
+    if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t; fi
+  done
+  echo "$b"
+}
+t_s0=$(stage 0); t_s1=$(stage 1); t_s2=$(stage 2); t_s3=$(stage 3)
 t_tcpdump=""
 if command -v tcpdump >/dev/null; then t_tcpdump=$(best tcpdump -r "$pcap" -w /dev/null 2>/dev/null); fi
 
@@ -51,4 +60,11 @@ row "floor: libpcap pcap_next_ex loop" "$t_floor"
 [ -n "$t_tcpdump" ] && row "tcpdump -r f -w /dev/null" "$t_tcpdump"
 row "darkscope analyze (1 thread)" "$t_an1"
 row "darkscope analyze (reader + 2 shards)" "$t_an2"
+echo "the packet path stage by stage (bench_stages, in-process, no darknet filter):"
+row "  reader only (mmap, batches)" "$t_s0"
+row "  + decode" "$t_s1"
+row "  + classify" "$t_s2"
+row "  + host shard (= the full path)" "$t_s3"
 printf 'RATIO analyze/floor (1 thread): %.2f\n' "$(echo "$t_an1 / $t_floor" | bc -l)"
+printf 'RATIO analyze/floor (reader + 2 shards): %.2f; speed-up over 1 thread: %.2fx\n' \
+  "$(echo "$t_an2 / $t_floor" | bc -l)" "$(echo "$t_an1 / $t_an2" | bc -l)"

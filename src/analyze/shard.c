@@ -73,9 +73,12 @@ void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t 
     uint64_t moves = s->hosts.moves;
     for (int i = 0; i < n; i++) {
         host[i] = ds_hosttab_get(&s->hosts, &p[i].src, h[i], &created[i], &pkey[i]);
-        if (host[i] && (p[i].flags & DS_PKT_L4) && (p[i].proto == 6 || p[i].proto == 17))
-            ds_hosttab_prefetch_port(&s->hosts, host[i], pkey[i],
-                                     ds_port_key(p[i].proto == 17, p[i].dport));
+        if ((p[i].flags & DS_PKT_L4) && (p[i].proto == 6 || p[i].proto == 17)) {
+            __builtin_prefetch(&s->sum->ports[p[i].proto == 17][p[i].dport], 1, 3);
+            if (host[i])
+                ds_hosttab_prefetch_port(&s->hosts, host[i], pkey[i],
+                                         ds_port_key(p[i].proto == 17, p[i].dport));
+        }
     }
     /* an insert that moved entries (a segment split) made the earlier pointers stale: look
      * those hosts up again (they exist now, so nothing moves any more) */

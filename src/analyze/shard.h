@@ -19,7 +19,7 @@ int ds_shard_init(struct ds_shard *s);
 void ds_shard_free(struct ds_shard *s);
 
 /* Largest batch ds_shard_ingest_batch takes. */
-#define DS_SHARD_BATCH 64
+#define DS_SHARD_BATCH 32
 
 /*
  * Counts n <= DS_SHARD_BATCH darknet packets (decoded and classified), in order;
