@@ -30,7 +30,8 @@ int main(int argc, char **argv)
     struct ds_err err = {0};
     struct ds_source *src;
     struct ds_shard shard;
-    if (ds_source_open(&src, &o, &err) < 0 || ds_shard_init(&shard) < 0) {
+    static const struct ds_shard_config cfg = {.hscan_dsts = 25, .vscan_ports = 15};
+    if (ds_source_open(&src, &o, &err) < 0 || ds_shard_init(&shard, 0, &cfg, NULL, &err) < 0) {
         fprintf(stderr, "bench_stages: %s\n", err.msg[0] ? err.msg : "out of memory");
         return 1;
     }

@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct ds_shard shard;
     static int ready;
     if (!ready) {
-        if (ds_shard_init(&shard) < 0)
+        static const struct ds_shard_config cfg = {.hscan_dsts = 25, .vscan_ports = 15};
+        if (ds_shard_init(&shard, 0, &cfg, NULL, NULL) < 0)
             return 0;
         ready = 1;
     }

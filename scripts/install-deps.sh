@@ -17,6 +17,9 @@ PKGS=(
   zlib1g-dev          # gzip-compressed captures
   libjansson-dev      # JSON output
   libmaxminddb-dev    # country/ASN enrichment from MMDB files
+  libsqlite3-dev      # the store (statistics, profiles, registry)
+  sqlite3             # inspecting a store by hand; tests corrupt and check databases
+  libssl-dev          # libcrypto: SHA-256 file identities, password hashes
   mmdb-bin            # mmdblookup, to check geo databases by hand
   libcmocka-dev       # unit tests
   jq                  # end-to-end tests compare JSON

@@ -7,6 +7,7 @@
  * shard and shards share no mutable state. */
 #include "analyze/engine.h"
 
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
 #include <sched.h>
@@ -43,6 +44,11 @@ struct worker {
     struct ring ring;
     struct ds_shard shard;
     int started;
+};
+
+static const struct ds_shard_config default_config = {
+    .hscan_dsts = 25,
+    .vscan_ports = 15,
 };
 
 static void backoff(unsigned *spins)
@@ -89,6 +95,7 @@ static void *worker_main(void *arg)
             ds_shard_ingest_batch(&w->shard, pk, hs, (int)n);
         }
     }
+    ds_shard_finish(&w->shard);
     return NULL;
 }
 
@@ -147,9 +154,33 @@ static int prepare(const struct ds_frame *f, const struct ds_darknet *dn, struct
 
 static void log_shard(const struct ds_shard *sh, int i)
 {
-    ds_debug("engine", "shard %d: %zu hosts (%zu IPv6), %zu overflow port pairs, %zu MiB", i,
-             ds_hosttab_count(&sh->hosts), sh->hosts.v6_count, sh->hosts.pairs_count,
-             ds_hosttab_bytes(&sh->hosts) >> 20);
+    ds_debug("engine",
+             "shard %d: %zu hosts (%zu IPv6), %zu port pairs, %zu MiB, %" PRIu64
+             " evicted (%" PRIu64 " seen that day), %" PRIu64 " profile segments",
+             i, ds_hosttab_count(&sh->hosts), sh->hosts.v6_count, sh->hosts.pairs_count,
+             ds_hosttab_bytes(&sh->hosts) >> 20, sh->evicted, sh->evicted_active, sh->segments);
+}
+
+/* Adds a finished shard's counts into the run's. */
+static void shard_done(const struct ds_shard *sh, int i, struct ds_summary *out,
+                       struct ds_engine_result *res)
+{
+    log_shard(sh, i);
+    ds_summary_merge(out, sh->sum);
+    res->oom_drops += sh->oom_drops;
+    res->hosts += ds_hosttab_count(&sh->hosts);
+    res->evicted += sh->evicted;
+    res->evicted_active += sh->evicted_active;
+    res->segments += sh->segments;
+    res->table_bytes += ds_hosttab_bytes(&sh->hosts);
+}
+
+/* The sink's first error, as the run's error. */
+static int sink_failed(struct ds_collect *c, struct ds_err *err)
+{
+    if (!c || !ds_collect_failed(c))
+        return 0;
+    return ds_err_set(err, ds_collect_failed(c), "%s", c->err.msg);
 }
 
 static void poll_stats(const struct ds_engine_opts *o, struct ds_source *src)
@@ -180,21 +211,25 @@ static int batch_room(const struct ds_engine_opts *o, uint64_t frames)
 
 /*
  * One thread does everything, a batch at a time: decode and classify the batch (prefetching
- * each source's host slot), then count it, so the host-table misses of a batch overlap.
+ * each source's index slot), then count it, so the host-table misses of a batch overlap.
  */
 static int run_inline(const struct ds_engine_opts *o, struct ds_source *src, struct ds_summary *out,
-                      struct ds_engine_result *res, struct ds_err *err)
+                      struct ds_engine_result *res, struct ds_collect *col, struct ds_err *err)
 {
-    struct ds_shard shard;
+    struct ds_shard *sh = malloc(sizeof *sh); /* large: its windows hold ~100 KiB of rows */
     struct ds_frame fv[BATCH];
     struct ds_pkt batch[BATCH];
     uint64_t hashes[BATCH];
-    int rc = ds_shard_init(&shard);
-    if (rc < 0)
-        return ds_err_set(err, rc, "cannot allocate the host table");
+    if (!sh)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    int rc = ds_shard_init(sh, 0, o->shard ? o->shard : &default_config, col, err);
+    if (rc < 0) {
+        free(sh);
+        return rc;
+    }
     uint64_t frames = 0;
     int room;
-    while ((room = batch_room(o, frames)) > 0) {
+    while ((room = batch_room(o, frames)) > 0 && !sh->failed) {
         int n = ds_source_next_batch(src, fv, room, err);
         if (n <= 0) {
             rc = n;
@@ -204,23 +239,26 @@ static int run_inline(const struct ds_engine_opts *o, struct ds_source *src, str
         for (int i = 0; i < n; i++) {
             if (prepare(&fv[i], o->darknet, out, &batch[k])) {
                 hashes[k] = ds_hosttab_hash(&batch[k].src);
-                ds_hosttab_prefetch(&shard.hosts, &batch[k].src, hashes[k]);
+                ds_hosttab_prefetch(&sh->hosts, &batch[k].src, hashes[k]);
                 k++;
             }
         }
-        ds_shard_ingest_batch(&shard, batch, hashes, k);
+        ds_shard_ingest_batch(sh, batch, hashes, k);
         poll_every(o, src, frames, frames + (uint64_t)n);
         frames += (uint64_t)n;
     }
-    ds_summary_merge(out, shard.sum);
-    res->oom_drops += shard.oom_drops;
-    log_shard(&shard, 0);
-    ds_shard_free(&shard);
+    ds_shard_finish(sh);
+    shard_done(sh, 0, out, res);
+    ds_shard_free(sh);
+    free(sh);
+    if (rc >= 0)
+        rc = sink_failed(col, err);
     return rc < 0 ? rc : 0;
 }
 
 static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
-                       struct ds_summary *out, struct ds_engine_result *res, struct ds_err *err)
+                       struct ds_summary *out, struct ds_engine_result *res, struct ds_collect *col,
+                       struct ds_err *err)
 {
     int nw = o->workers;
     int rc = 0;
@@ -229,10 +267,13 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
         return ds_err_set(err, -ENOMEM, "out of memory starting %d workers", nw);
     for (int i = 0; i < nw; i++) {
         w[i].ring.items = malloc(RING_SIZE * sizeof(struct ring_item));
-        if (!w[i].ring.items || ds_shard_init(&w[i].shard) < 0) {
+        if (!w[i].ring.items) {
             rc = ds_err_set(err, -ENOMEM, "out of memory starting worker %d", i);
             goto out;
         }
+        if ((rc = ds_shard_init(&w[i].shard, i, o->shard ? o->shard : &default_config, col, err)) <
+            0)
+            goto out;
         if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
             rc = ds_err_set(err, -EAGAIN, "cannot start worker thread %d", i);
             goto out;
@@ -242,7 +283,7 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
     struct ds_frame fv[BATCH];
     uint64_t frames = 0;
     int room;
-    while ((room = batch_room(o, frames)) > 0) {
+    while ((room = batch_room(o, frames)) > 0 && !(col && ds_collect_failed(col))) {
         int n = ds_source_next_batch(src, fv, room, err);
         if (n <= 0) {
             rc = n;
@@ -274,15 +315,14 @@ out:
         pthread_join(w[i].thread, NULL);
     }
     for (int i = 0; i < nw; i++) {
-        if (w[i].shard.sum) {
-            log_shard(&w[i].shard, i);
-            ds_summary_merge(out, w[i].shard.sum);
-            res->oom_drops += w[i].shard.oom_drops;
-        }
+        if (w[i].shard.sum)
+            shard_done(&w[i].shard, i, out, res);
         ds_shard_free(&w[i].shard);
         free(w[i].ring.items);
     }
     free(w);
+    if (rc >= 0)
+        rc = sink_failed(col, err);
     return rc < 0 ? rc : 0;
 }
 
@@ -290,7 +330,20 @@ int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct 
                   struct ds_engine_result *res, struct ds_err *err)
 {
     memset(res, 0, sizeof *res);
-    if (o->workers <= 1)
-        return run_inline(o, src, out, res, err);
-    return run_sharded(o, src, out, res, err);
+    int nw = o->workers <= 1 ? 1 : o->workers;
+    struct ds_collect *cp = NULL;
+    if (o->sink) {
+        cp = malloc(sizeof *cp);
+        if (!cp || ds_collect_init(cp, nw, o->sink) < 0) {
+            free(cp);
+            return ds_err_set(err, -ENOMEM, "out of memory");
+        }
+    }
+    int rc =
+        nw == 1 ? run_inline(o, src, out, res, cp, err) : run_sharded(o, src, out, res, cp, err);
+    if (cp) {
+        ds_collect_free(cp);
+        free(cp);
+    }
+    return rc;
 }

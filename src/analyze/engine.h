@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "analyze/shard.h"
+#include "analyze/sink.h"
 #include "analyze/summary.h"
 #include "capture/capture.h"
 #include "core/darknet.h"
@@ -14,6 +16,10 @@ struct ds_engine_opts {
     const struct ds_darknet *darknet; /* read-only, shared */
     int workers;          /* 1: everything on the calling thread; N>1: reader + N shards */
     uint64_t max_packets; /* stop after this many frames (0: no limit) */
+    /* per-host settings and enrichment (read-only, shared); NULL: defaults, no enrichment */
+    const struct ds_shard_config *shard;
+    /* where interval statistics and host profiles go; NULL: only the run counters */
+    const struct ds_sink *sink;
     /* Optional: polled every few thousand frames; when *stats_request is set, the engine clears
      * it and calls on_stats (from the reading thread). Used for SIGUSR1. */
     volatile sig_atomic_t *stats_request;
@@ -22,13 +28,19 @@ struct ds_engine_opts {
 };
 
 struct ds_engine_result {
-    uint64_t oom_drops; /* packets not fully recorded for lack of memory (should be 0) */
+    uint64_t oom_drops;      /* packets not fully recorded for lack of memory (should be 0) */
+    uint64_t hosts;          /* profiles held at the end, all shards */
+    uint64_t evicted;        /* profiles evicted (idle or over max_hosts) */
+    uint64_t evicted_active; /* of them, seen the same day (its unique counts may repeat them) */
+    uint64_t segments;       /* profile segments handed to the sink */
+    uint64_t table_bytes;    /* host tables, all shards */
 };
 
 /*
  * Reads src to its end (or until ds_source_break / max_packets) and adds every count into
- * *out (which the caller allocates zeroed). Returns 0, or a negative code with err set when
- * reading failed (counts up to that point are still in *out).
+ * *out (which the caller allocates zeroed); with a sink, closed intervals and profiles go
+ * there as they complete, and everything at the end. Returns 0, or a negative code with err
+ * set when reading or the sink failed (counts up to that point are still in *out).
  */
 int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct ds_summary *out,
                   struct ds_engine_result *res, struct ds_err *err);

@@ -1,21 +1,54 @@
-/* shard.h - one analysis shard: the hosts whose address hashes to it, and its counters. */
+/* shard.h - one analysis shard: the hosts whose address hashes to it, their profiles, the run
+ * counters and the open 5-minute, hourly and daily statistics. */
 #ifndef DS_SHARD_H
 #define DS_SHARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "analyze/collect.h"
+#include "analyze/daysketch.h"
 #include "analyze/hosttab.h"
 #include "analyze/summary.h"
+#include "analyze/window.h"
 #include "decode/pkt.h"
+#include "enrich/geo.h"
+#include "enrich/scanners.h"
 
-/* Owned by one thread; shards share no mutable state, so their summaries add up exactly. */
-struct ds_shard {
-    struct ds_hosttab hosts;
-    struct ds_summary *sum; /* darknet packets only; skipped frames are the reader's */
-    uint64_t oom_drops;     /* packets whose host or port could not be recorded (no memory) */
+/* Settings shared read-only by every shard of a run. */
+struct ds_shard_config {
+    const struct ds_geo *geo;           /* country/ASN, or NULL */
+    const struct ds_scanners *scanners; /* research-scanner ranges, or NULL */
+    uint64_t monitored;                 /* monitored IPv4 addresses (for the statistics) */
+    uint32_t hscan_dsts;                /* horizontal scan: destinations in 5 minutes (25) */
+    uint32_t vscan_ports;               /* vertical scan: ports in 5 minutes (15) */
+    uint32_t idle_intervals;            /* evict hosts idle this many 5-minute intervals */
+    size_t max_hosts;                   /* per shard; 0 = no limit */
 };
 
-int ds_shard_init(struct ds_shard *s);
+/* Owned by one thread; shards share no mutable state (the collector has its own lock), so
+ * their counts add up exactly. */
+struct ds_shard {
+    int id;
+    const struct ds_shard_config *cfg;
+    struct ds_collect *collect; /* NULL: no statistics (plain analyze) */
+    struct ds_hosttab hosts;
+    struct ds_summary *sum; /* darknet packets only; skipped frames are the reader's */
+    uint64_t oom_drops;     /* packets whose host or port could not be recorded */
+    struct ds_geo_cache geo;
+    bool have_geo;
+    struct ds_window w[DS_GRAN_COUNT];
+    struct ds_daysk dsk;
+    bool open;                    /* the windows hold an interval */
+    const struct ds_host **flush; /* profiles waiting to go to the collector */
+    size_t n_flush, cap_flush;
+    uint64_t evicted, evicted_active; /* evictions; of them, hosts seen the same day */
+    uint64_t segments;                /* profile segments flushed */
+    int failed;                       /* the collector's error, sticky */
+};
+
+int ds_shard_init(struct ds_shard *s, int id, const struct ds_shard_config *cfg,
+                  struct ds_collect *collect, struct ds_err *err);
 void ds_shard_free(struct ds_shard *s);
 
 /* Largest batch ds_shard_ingest_batch takes. */
@@ -24,8 +57,8 @@ void ds_shard_free(struct ds_shard *s);
 /*
  * Counts n <= DS_SHARD_BATCH darknet packets (decoded and classified), in order;
  * h[i] = ds_hosttab_hash(&p[i].src), and the caller has ideally prefetched each index slot
- * (ds_hosttab_prefetch) a while before. Looks up every host first and prefetches the
- * entries, then counts, so the cache misses of a batch overlap. Adds stateful fingerprint
+ * (ds_hosttab_prefetch) a while before. Looks up every host first and prefetches its
+ * profile, then counts, so the cache misses of a batch overlap. Adds stateful fingerprint
  * bits to p[i].fps.
  */
 void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t *h, int n);
@@ -35,5 +68,9 @@ static inline void ds_shard_ingest(struct ds_shard *s, struct ds_pkt *p, uint64_
 {
     ds_shard_ingest_batch(s, p, &h, 1);
 }
+
+/* End of input: closes every open interval and flushes every profile to the collector.
+ * 0 or the collector's error. */
+int ds_shard_finish(struct ds_shard *s);
 
 #endif

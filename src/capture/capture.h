@@ -71,4 +71,10 @@ void ds_source_break(struct ds_source *s);
 
 void ds_source_close(struct ds_source *s);
 
+/* The input files a list of paths stands for (directories expanded to their files in name
+ * order, "-" kept), as ds_source_open would read them. *out is a malloc'd array of malloc'd
+ * strings (free each, then the array). 0 or -ENOMEM. */
+int ds_capture_expand(const char *const *paths, size_t n, char ***out, size_t *n_out,
+                      struct ds_err *err);
+
 #endif

@@ -415,16 +415,13 @@ static void file_close(struct ds_source *s)
     s->priv = NULL;
 }
 
-static int file_open(struct ds_source *s, const struct ds_capture_opts *opts, struct ds_err *err)
+/* The inputs a list of paths stands for, as the file backend will read them. */
+static int expand(struct fsrc *fs, const char *const *paths, size_t n)
 {
     int rc = 0;
     bool had_stdin = false;
-    struct fsrc *fs = calloc(1, sizeof *fs);
-    if (!fs)
-        return ds_err_set(err, -ENOMEM, "out of memory");
-    s->priv = fs;
-    for (size_t i = 0; i < opts->n_paths && rc == 0; i++) {
-        const char *p = opts->paths[i];
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *p = paths[i];
         struct stat sb;
         if (strcmp(p, "-") == 0) {
             rc = add_input(fs, p, had_stdin ? "-: standard input given twice" : NULL, -EINVAL);
@@ -435,6 +432,42 @@ static int file_open(struct ds_source *s, const struct ds_capture_opts *opts, st
             rc = add_input(fs, p, NULL, 0); /* opening it reports what is wrong, if anything */
         }
     }
+    return rc;
+}
+
+int ds_capture_expand(const char *const *paths, size_t n, char ***out, size_t *n_out,
+                      struct ds_err *err)
+{
+    struct fsrc fs = {0};
+    *out = NULL;
+    *n_out = 0;
+    int rc = expand(&fs, paths, n);
+    char **v = rc == 0 ? calloc(fs.n ? fs.n : 1, sizeof *v) : NULL;
+    if (!v)
+        rc = ds_err_set(err, -ENOMEM, "out of memory listing inputs");
+    for (size_t i = 0; i < fs.n; i++) {
+        if (v)
+            v[i] = fs.v[i].path; /* ownership moves to the caller */
+        else
+            free(fs.v[i].path);
+        free(fs.v[i].reject);
+    }
+    free(fs.v);
+    if (rc < 0)
+        return rc;
+    *out = v;
+    *n_out = fs.n;
+    return 0;
+}
+
+static int file_open(struct ds_source *s, const struct ds_capture_opts *opts, struct ds_err *err)
+{
+    int rc = 0;
+    struct fsrc *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    s->priv = fs;
+    rc = expand(fs, opts->paths, opts->n_paths);
     if (rc < 0) {
         rc = ds_err_set(err, rc, "out of memory");
         goto out;

@@ -10,6 +10,7 @@ struct ds_command {
 
 extern const struct ds_command ds_cmd_analyze;
 extern const struct ds_command ds_cmd_gen;
+extern const struct ds_command ds_cmd_report;
 
 /* NULL-terminated registry, in help order. */
 extern const struct ds_command *const ds_commands[];

@@ -15,6 +15,9 @@
 #include "core/darknet.h"
 #include "core/log.h"
 #include "core/options.h"
+#include "enrich/geo.h"
+#include "enrich/scanners.h"
+#include "store/store.h"
 
 static const char *const format_names[] = {"table", "csv", "json", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
@@ -35,6 +38,15 @@ struct analyze_settings {
     long count;
     long duration;
     char *output;
+    char *db;
+    char *geo_country;
+    char *geo_asn;
+    struct ds_strlist research;
+    bool no_research_default;
+    long host_idle;
+    long max_hosts;
+    long hscan_dsts;
+    long vscan_ports;
     int log_level;
     bool log_json;
     char *config;
@@ -152,6 +164,64 @@ static const struct ds_option analyze_options[] = {
      .metavar = "FILE",
      .help = "write the report here instead of standard output",
      .cli_only = true},
+    {.name = "db",
+     .type = DS_OPT_STRING,
+     .offset = OPT(db),
+     .metavar = "PATH",
+     .help = "store statistics and host profiles in this SQLite database (created if missing)"},
+    {.name = "geo-country",
+     .type = DS_OPT_STRING,
+     .offset = OPT(geo_country),
+     .def = DS_DATA_DIR "/geo/country.mmdb",
+     .metavar = "MMDB",
+     .help = "country database (GeoLite2 or ip-location-db layout); with --db"},
+    {.name = "geo-asn",
+     .type = DS_OPT_STRING,
+     .offset = OPT(geo_asn),
+     .def = DS_DATA_DIR "/geo/asn.mmdb",
+     .metavar = "MMDB",
+     .help = "ASN database (GeoLite2-ASN layout); with --db"},
+    {.name = "research",
+     .type = DS_OPT_LIST,
+     .offset = OPT(research),
+     .metavar = "FILE",
+     .help = "more research-scanner ranges: text list or MISP warninglist JSON; with --db"},
+    {.name = "no-research-default",
+     .type = DS_OPT_BOOL,
+     .offset = OPT(no_research_default),
+     .help = "do not load the project's own list (" DS_DATA_DIR "/research-scanners.txt)"},
+    {.name = "host-idle",
+     .type = DS_OPT_INT,
+     .offset = OPT(host_idle),
+     .def = "86400",
+     .min = 0,
+     .max = 31536000,
+     .metavar = "SECONDS",
+     .help = "flush and forget hosts idle this long in packet time (0: keep all)"},
+    {.name = "max-hosts",
+     .type = DS_OPT_INT,
+     .offset = OPT(max_hosts),
+     .def = "8000000",
+     .min = 0,
+     .max = LONG_MAX,
+     .metavar = "N",
+     .help = "host profiles held in memory (~140 bytes each; the oldest go first; 0: no limit)"},
+    {.name = "hscan-dsts",
+     .type = DS_OPT_INT,
+     .offset = OPT(hscan_dsts),
+     .def = "25",
+     .min = 1,
+     .max = 255,
+     .metavar = "N",
+     .help = "horizontal scan: this many destinations within 5 minutes"},
+    {.name = "vscan-ports",
+     .type = DS_OPT_INT,
+     .offset = OPT(vscan_ports),
+     .def = "15",
+     .min = 1,
+     .max = 255,
+     .metavar = "N",
+     .help = "vertical scan: this many ports within 5 minutes"},
     {.name = "log-level",
      .type = DS_OPT_ENUM,
      .offset = OPT(log_level),
@@ -263,6 +333,121 @@ static char *join_args(const struct ds_strlist *l)
     return s;
 }
 
+/* Enrichment and storage for --db: what a stored run needs besides the packet path. */
+struct stored_run {
+    struct ds_store *store;
+    struct ds_geo *geo;
+    struct ds_scanners *scanners;
+    struct ds_ingest_file *files;
+    size_t n_files;
+    char **inputs; /* what to read: every expanded input not ingested before */
+    size_t n_inputs;
+    bool ingesting;
+};
+
+static void stored_free(struct stored_run *r)
+{
+    ds_store_close(r->store);
+    ds_geo_close(r->geo);
+    ds_scanners_free(r->scanners);
+    free(r->files);
+    for (size_t i = 0; i < r->n_inputs; i++)
+        free(r->inputs[i]);
+    free(r->inputs);
+}
+
+/* Opens the store, drops inputs stored before (by content), loads geo and research lists. */
+static int stored_setup(struct stored_run *r, const struct analyze_settings *s, struct ds_err *err)
+{
+    int rc;
+    if ((rc = ds_store_open(&r->store, s->db, false, err)) < 0)
+        return rc;
+    if (s->read.n) {
+        char **all;
+        size_t n_all;
+        if ((rc = ds_capture_expand((const char *const *)s->read.v, s->read.n, &all, &n_all, err)) <
+            0)
+            return rc;
+        r->files = calloc(n_all ? n_all : 1, sizeof *r->files);
+        r->inputs = calloc(n_all ? n_all : 1, sizeof *r->inputs);
+        bool *done = calloc(n_all ? n_all : 1, sizeof *done);
+        int64_t *by = calloc(n_all ? n_all : 1, sizeof *by);
+        if (!r->files || !r->inputs || !done || !by) {
+            rc = ds_err_set(err, -ENOMEM, "out of memory");
+        } else {
+            for (size_t i = 0; i < n_all && rc == 0; i++) {
+                struct ds_err fe = {0};
+                /* only regular files have a content identity (not "-", pipes, devices) */
+                if (ds_store_file_identity(all[i], &r->files[r->n_files], &fe) == 0)
+                    r->n_files++;
+                else if (strcmp(all[i], "-") != 0 && fe.code != -ESPIPE)
+                    rc = ds_err_set(err, fe.code, "%s", fe.msg);
+            }
+            if (rc == 0)
+                rc = ds_store_files_done(r->store, r->files, r->n_files, done, by, err);
+            size_t keep = 0;
+            for (size_t i = 0, f = 0; i < n_all && rc == 0; i++) {
+                bool has_id = f < r->n_files && r->files[f].path == all[i];
+                if (has_id && done[f]) {
+                    fprintf(stderr,
+                            "darkscope analyze: %s was stored before (ingest %" PRId64
+                            "): skipped\n",
+                            all[i], by[f]);
+                    free(all[i]);
+                    all[i] = NULL;
+                    memmove(&r->files[f], &r->files[f + 1],
+                            (r->n_files - f - 1) * sizeof *r->files);
+                    memmove(&done[f], &done[f + 1], (r->n_files - f - 1) * sizeof *done);
+                    memmove(&by[f], &by[f + 1], (r->n_files - f - 1) * sizeof *by);
+                    r->n_files--;
+                    continue;
+                }
+                f += has_id;
+                r->inputs[keep++] = all[i];
+                all[i] = NULL;
+            }
+            r->n_inputs = keep;
+        }
+        for (size_t i = 0; i < n_all; i++)
+            free(all[i]);
+        free(all);
+        free(done);
+        free(by);
+        if (rc < 0)
+            return rc;
+    }
+    struct ds_geo_config gc = {.country_db = s->geo_country, .asn_db = s->geo_asn};
+    if ((rc = ds_geo_open(&r->geo, &gc, err)) < 0)
+        return rc;
+    if ((rc = ds_scanners_new(&r->scanners, err)) < 0)
+        return rc;
+    if (!s->no_research_default &&
+        (rc = ds_scanners_load(r->scanners, DS_DATA_DIR "/research-scanners.txt", err)) < 0)
+        return rc;
+    for (size_t i = 0; i < s->research.n; i++)
+        if ((rc = ds_scanners_load(r->scanners, s->research.v[i], err)) < 0)
+            return rc;
+    return ds_scanners_finish(r->scanners, err);
+}
+
+/* The darknet as text, for the ingest log. */
+static char *darknet_text(const struct analyze_settings *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    for (size_t i = 0; i < s->darknet.n; i++)
+        fprintf(f, "%s%s", i ? "," : "", s->darknet.v[i]);
+    for (size_t i = 0; i < s->darknet_file.n; i++)
+        fprintf(f, "%sfile:%s", i || s->darknet.n ? "," : "", s->darknet_file.v[i]);
+    if (!s->darknet.n && !s->darknet_file.n)
+        fprintf(f, "all");
+    fclose(f);
+    return buf;
+}
+
 static int analyze_run(int argc, char **argv)
 {
     struct analyze_settings s = {0};
@@ -271,6 +456,7 @@ static int analyze_run(int argc, char **argv)
     struct ds_darknet dn;
     struct ds_source *src = NULL;
     struct ds_summary *sum = NULL;
+    struct stored_run st = {0};
     FILE *out = stdout;
     int status = DS_EXIT_USAGE;
     ds_darknet_init(&dn);
@@ -314,9 +500,19 @@ static int analyze_run(int argc, char **argv)
             goto bad;
     ds_darknet_finish(&dn);
 
+    status = DS_EXIT_FAIL;
+    if (s.db) {
+        if (stored_setup(&st, &s, &err) < 0)
+            goto bad;
+        if (s.read.n && st.n_inputs == 0) {
+            fprintf(stderr, "darkscope analyze: every input was stored before: nothing to do\n");
+            status = DS_EXIT_OK;
+            goto out;
+        }
+    }
     struct ds_capture_opts co = {
-        .paths = (const char *const *)s.read.v,
-        .n_paths = s.read.n,
+        .paths = s.db && s.read.n ? (const char *const *)st.inputs : (const char *const *)s.read.v,
+        .n_paths = s.db && s.read.n ? st.n_inputs : s.read.n,
         .iface = s.iface,
         .bpf = s.filter,
         .snaplen = (int)s.snaplen,
@@ -324,7 +520,6 @@ static int analyze_run(int argc, char **argv)
         .promisc = s.promisc,
         .buffer_mb = (int)s.buffer_mb,
     };
-    status = DS_EXIT_FAIL;
     if (ds_source_open(&src, &co, &err) < 0)
         goto bad;
     if (s.output && !(out = fopen(s.output, "w"))) {
@@ -350,13 +545,40 @@ static int analyze_run(int argc, char **argv)
     if (s.duration)
         alarm((unsigned)s.duration);
 
+    struct ds_shard_config shc = {
+        .geo = st.geo,
+        .scanners = st.scanners,
+        .monitored = ds_darknet_v4_addresses(&dn),
+        .hscan_dsts = (uint32_t)s.hscan_dsts,
+        .vscan_ports = (uint32_t)s.vscan_ports,
+        .idle_intervals = (uint32_t)((s.host_idle + 299) / 300),
+        .max_hosts = (size_t)s.max_hosts / (size_t)s.threads,
+    };
     struct ds_engine_opts eo = {
         .darknet = &dn,
         .workers = (int)s.threads,
         .max_packets = (uint64_t)s.count,
+        .shard = &shc,
         .stats_request = &g_stats_request,
         .on_stats = print_capture_stats,
     };
+    if (s.db) {
+        char *dtext = darknet_text(&s);
+        struct ds_ingest_info ii = {.darknet = dtext,
+                                    .monitored = shc.monitored,
+                                    .threads = (int)s.threads,
+                                    .files = st.files,
+                                    .n_files = st.n_files,
+                                    .scanners = st.scanners};
+        int64_t ingest;
+        int brc = ds_store_ingest_begin(st.store, &ii, &ingest, &err);
+        free(dtext);
+        if (brc < 0)
+            goto bad;
+        st.ingesting = true;
+        eo.sink = ds_store_sink(st.store);
+        ds_info("analyze", "storing into %s as ingest %" PRId64, s.db, ingest);
+    }
     struct ds_engine_result res;
     int rc = ds_engine_run(&eo, src, sum, &res, &err);
     alarm(0);
@@ -373,6 +595,28 @@ static int analyze_run(int argc, char **argv)
     if (cst.live)
         print_capture_stats(NULL, src);
     struct ds_report_meta meta = {.darknet = &dn, .capture = &cst, .top = (size_t)s.top};
+    if (st.ingesting) {
+        char *json = NULL;
+        size_t jlen = 0;
+        FILE *jf = open_memstream(&json, &jlen);
+        if (jf) {
+            ds_report_write(jf, DS_FORMAT_JSON, sum, &meta);
+            fclose(jf);
+        }
+        struct ds_err e2 = {0};
+        if (ds_store_ingest_end(st.store, rc == 0, sum->first_ts_ns, sum->last_ts_ns, sum->packets,
+                                sum->darknet_packets, sum->sources, json, &e2) < 0) {
+            fprintf(stderr, "darkscope analyze: %s\n", e2.msg);
+            rc = e2.code;
+        }
+        free(json);
+        st.ingesting = false;
+        ds_info("analyze",
+                "%" PRIu64 " host profiles held at the end, %" PRIu64 " evicted (%" PRIu64
+                " seen the same day), %" PRIu64 " profile segments stored, %" PRIu64
+                " MiB of host tables",
+                res.hosts, res.evicted, res.evicted_active, res.segments, res.table_bytes >> 20);
+    }
     if (ds_report_write(out, (enum ds_format)s.format, sum, &meta) < 0) {
         fprintf(stderr, "darkscope analyze: writing the report failed: %s\n", strerror(errno));
         goto out;
@@ -387,6 +631,7 @@ out:
         fclose(out);
     if (src)
         ds_source_close(src);
+    stored_free(&st);
     free(sum);
     ds_darknet_free(&dn);
     ds_strlist_free(&pos);

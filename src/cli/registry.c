@@ -5,6 +5,7 @@
 
 const struct ds_command *const ds_commands[] = {
     &ds_cmd_analyze,
+    &ds_cmd_report,
     &ds_cmd_gen,
     NULL,
 };

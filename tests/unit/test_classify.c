@@ -138,7 +138,8 @@ static void test_unicornscan_state(void **st)
 {
     (void)st;
     struct ds_shard sh;
-    assert_int_equal(ds_shard_init(&sh), 0);
+    static const struct ds_shard_config cfg = {.hscan_dsts = 25, .vscan_ports = 15};
+    assert_int_equal(ds_shard_init(&sh, 0, &cfg, NULL, NULL), 0);
     const uint32_t K = 0x5a5a1234;
     uint32_t dsts[4] = {0xC6336401, 0xC6336402, 0xC6336402, 0xC6336403};
     uint16_t dports[4] = {80, 81, 81, 82};

@@ -1,5 +1,5 @@
-/* test_hosttab.c - the per-shard host table (segment splits, IPv6 growth, the pair set)
- * against a sorted-array reference. */
+/* test_hosttab.c - the per-shard host table (index segment splits, IPv6 growth, eviction, the
+ * pair set) against sorted-array references. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,7 +34,7 @@ static struct ds_host *get(struct ds_hosttab *t, const struct ds_addr *a, bool *
     return ds_hosttab_get(t, a, ds_hosttab_hash(a), created, pkey);
 }
 
-/* 600,000 lookups of 300,000 distinct IPv4 addresses drawn from a darknet-like space (a few
+/* 900,000 lookups of 500,000 drawn IPv4 addresses drawn from a darknet-like space (a few
  * /8s, so addresses share high bits): several segment splits and directory doublings. Every
  * lookup must say "created" exactly the first time, and every host must keep its state
  * across the splits that move it. */
@@ -42,7 +42,7 @@ static void test_v4_splits(void **st)
 {
     (void)st;
     rng_state = 42;
-    enum { DISTINCT = 300000, LOOKUPS = 600000 };
+    enum { DISTINCT = 500000, LOOKUPS = 900000 };
     uint32_t *addrs = malloc(DISTINCT * sizeof *addrs);
     assert_non_null(addrs);
     /* distinct addresses: a random permutation prefix of (8 prefixes x 2^20 hosts) */
@@ -72,7 +72,7 @@ static void test_v4_splits(void **st)
         uint64_t pkey;
         struct ds_host *h = get(&t, &x, &created, &pkey);
         assert_non_null(h);
-        assert_int_equal(pkey, (uint64_t)a << 17);
+        assert_int_equal(pkey, (uint64_t)a << DS_PAIR_SHIFT);
         uint64_t key = a;
         uint64_t *pos = bsearch(&key, seen, distinct, sizeof *seen, cmp_u64);
         assert_non_null(pos);
@@ -80,9 +80,11 @@ static void test_v4_splits(void **st)
         assert_int_equal(created, !created_once[idx]);
         if (created) {
             created_once[idx] = 1;
-            /* a new entry is zeroed but for the used flag */
-            assert_int_equal(h->flags, DS_HOST_USED);
+            /* a new profile is zeroed but for its address and stamp */
+            assert_int_equal(h->flags, 0);
+            assert_int_equal(h->stamp, DS_HOST_NEVER);
             assert_int_equal(h->fp.unicorn_key, 0);
+            assert_true(ds_addr_eq(&h->addr, &x));
             /* leave a mark that must survive every later split */
             h->fp.unicorn_key = a ^ 0x5a5a5a5au;
         } else {
@@ -91,13 +93,12 @@ static void test_v4_splits(void **st)
     }
     assert_int_equal(ds_hosttab_count(&t), distinct);
     assert_int_equal(t.v4_count, distinct);
-    assert_true(t.n_segs >= 3); /* 300k hosts do not fit in fewer than three segments */
-    assert_true(t.moves >= 2);
+    assert_true(t.n_segs >= 3); /* ~480k hosts do not fit in fewer than three segments */
     /* every segment at most 3/4 full, and the counts add up */
     size_t total = 0, nd = (size_t)1 << t.depth;
     for (size_t i = 0; i < nd;) {
         const struct ds_hseg *s = t.dir[i];
-        assert_true(s->count <= (1u << DS_HOST_SEG_SHIFT) / 4 * 3);
+        assert_true(s->count <= (1u << DS_HIDX_SEG_SHIFT) / 4 * 3);
         assert_true(s->depth <= t.depth);
         total += s->count;
         i += (size_t)1 << (t.depth - s->depth);
@@ -130,9 +131,9 @@ static void test_v6(void **st)
             assert_int_equal(created, round == 0);
             assert_true(pkey >> 63); /* IPv6 pair keys never meet IPv4 ones */
             if (round == 0)
-                h->port0 = (uint16_t)i;
+                h->ports[0] = (uint16_t)i;
             else
-                assert_int_equal(h->port0, (uint16_t)i);
+                assert_int_equal(h->ports[0], (uint16_t)i);
         }
     }
     assert_int_equal(t.v6_count, N);
@@ -147,8 +148,8 @@ static void test_v6(void **st)
     ds_hosttab_free(&t);
 }
 
-/* Exact distinct (host, port) pairs: one inline port, the rest in the pair set, TCP and UDP
- * apart, against a reference set. */
+/* Exact distinct (host, port) pairs: two inline ports, the rest in the pair set, TCP and UDP
+ * apart, against a reference set; the pair set's interval stamps. */
 static void test_ports(void **st)
 {
     (void)st;
@@ -158,7 +159,7 @@ static void test_ports(void **st)
     enum { HOSTS = 2000, EVENTS = 200000 };
     uint64_t *ref = malloc(EVENTS * sizeof *ref);
     assert_non_null(ref);
-    size_t nref = 0, firsts = 0;
+    size_t nref = 0, firsts = 0, inline_hits = 0;
     for (size_t i = 0; i < EVENTS; i++) {
         uint32_t host = (uint32_t)(rnd() % HOSTS);
         /* a few hosts scan many ports, most stay on one or two */
@@ -169,20 +170,86 @@ static void test_ports(void **st)
         bool created;
         uint64_t pkey;
         struct ds_host *h = get(&t, &a, &created, &pkey);
-        int rc = ds_hosttab_add_port(&t, h, pkey, k);
-        assert_true(rc == 0 || rc == 1);
-        firsts += (size_t)rc;
-        ref[nref++] = (uint64_t)host << 17 | k;
+        struct ds_port_hit hit;
+        assert_int_equal(ds_hosttab_port(&t, h, pkey, k, (uint32_t)(i / 1000), &hit), 0);
+        firsts += hit.fresh;
+        inline_hits += hit.slot >= 0;
+        if (hit.slot < 0 && !hit.fresh)
+            assert_true(hit.prev <= i / 1000);
+        ref[nref++] = (uint64_t)host << DS_PAIR_SHIFT | k;
     }
     qsort(ref, nref, sizeof *ref, cmp_u64);
-    size_t distinct = 0;
+    size_t distinct = 0, hosts_with_two = 0;
     for (size_t i = 0; i < nref; i++)
         distinct += i == 0 || ref[i] != ref[i - 1];
     assert_int_equal(firsts, distinct);
-    /* one inline port per host that sent anything; the rest in the pair set */
-    assert_int_equal(t.pairs_count, distinct - ds_hosttab_count(&t));
+    for (uint32_t host = 0; host < HOSTS; host++) {
+        struct ds_addr a;
+        ds_addr_set_v4(&a, 0xc6120000u + host);
+        uint32_t id = ds_hosttab_find(&t, &a, ds_hosttab_hash(&a));
+        assert_true(id != 0);
+        hosts_with_two += !!(ds_hosttab_entry(&t, id)->flags & DS_HF_PORT1);
+    }
+    /* two inline ports per host that used two or more; the rest in the pair set */
+    assert_int_equal(t.pairs_count, distinct - HOSTS - hosts_with_two);
+    assert_true(inline_hits > 0);
     ds_hosttab_free(&t);
     free(ref);
+}
+
+/* Eviction: removed hosts are gone from the index (the others stay found, across the
+ * backward shifts of linear probing), their ids are reused, and their ports stay known to
+ * the run (a returning host's old port is not fresh). */
+static void test_remove(void **st)
+{
+    (void)st;
+    struct ds_hosttab t;
+    assert_int_equal(ds_hosttab_init(&t), 0);
+    enum { N = 50000 };
+    for (uint32_t i = 0; i < N; i++) {
+        struct ds_addr a;
+        ds_addr_set_v4(&a, 0x0a000000u + i * 7);
+        bool created;
+        uint64_t pkey;
+        struct ds_host *h = get(&t, &a, &created, &pkey);
+        struct ds_port_hit hit;
+        assert_int_equal(ds_hosttab_port(&t, h, pkey, ds_port_key(0, 23), 5, &hit), 0);
+        assert_true(hit.fresh);
+        h->stamp = 5; /* the shard stamps each packet's interval */
+    }
+    for (uint32_t i = 0; i < N; i += 2) {
+        struct ds_addr a;
+        ds_addr_set_v4(&a, 0x0a000000u + i * 7);
+        uint32_t id = ds_hosttab_find(&t, &a, ds_hosttab_hash(&a));
+        assert_true(id != 0);
+        assert_int_equal(ds_hosttab_remove(&t, ds_hosttab_entry(&t, id)), 0);
+    }
+    assert_int_equal(ds_hosttab_count(&t), N / 2);
+    assert_int_equal(t.n_free, N / 2);
+    for (uint32_t i = 0; i < N; i++) {
+        struct ds_addr a;
+        ds_addr_set_v4(&a, 0x0a000000u + i * 7);
+        uint32_t id = ds_hosttab_find(&t, &a, ds_hosttab_hash(&a));
+        assert_int_equal(id != 0, i % 2 == 1);
+    }
+    uint32_t next = t.next_id;
+    for (uint32_t i = 0; i < N; i += 2) {
+        struct ds_addr a;
+        ds_addr_set_v4(&a, 0x0a000000u + i * 7);
+        bool created;
+        uint64_t pkey;
+        struct ds_host *h = get(&t, &a, &created, &pkey);
+        assert_true(created);
+        struct ds_port_hit hit;
+        assert_int_equal(ds_hosttab_port(&t, h, pkey, ds_port_key(0, 23), 9, &hit), 0);
+        assert_false(hit.fresh); /* 23 was seen before the eviction */
+        assert_int_equal(hit.prev, 5);
+        assert_int_equal(ds_hosttab_port(&t, h, pkey, ds_port_key(0, 80), 9, &hit), 0);
+        assert_true(hit.fresh);
+    }
+    assert_int_equal(t.next_id, next); /* every id came from the free list */
+    assert_int_equal(ds_hosttab_count(&t), N);
+    ds_hosttab_free(&t);
 }
 
 int main(void)
@@ -191,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_v4_splits),
         cmocka_unit_test(test_v6),
         cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

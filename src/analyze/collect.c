@@ -1,0 +1,226 @@
+/* collect.c - gathers the shards' closed intervals, merges them and hands complete ones to the
+ * sink in time order. */
+#include "analyze/collect.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ds_collect_init(struct ds_collect *c, int nshards, const struct ds_sink *sink)
+{
+    memset(c, 0, sizeof *c);
+    c->nshards = nshards;
+    c->sink = sink;
+    c->mark = calloc((size_t)nshards, sizeof *c->mark);
+    c->day_mark = calloc((size_t)nshards, sizeof *c->day_mark);
+    if (!c->mark || !c->day_mark) {
+        free(c->mark);
+        free(c->day_mark);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    return 0;
+}
+
+void ds_collect_free(struct ds_collect *c)
+{
+    for (int g = 0; g < DS_GRAN_COUNT; g++)
+        for (int i = 0; i < DS_COLLECT_MAX_PENDING; i++)
+            if (c->pend[g][i].w) {
+                ds_window_free(c->pend[g][i].w);
+                free(c->pend[g][i].w);
+            }
+    for (int i = 0; i < DS_COLLECT_MAX_PENDING; i++)
+        if (c->dpend[i].tab)
+            ds_daysk_free(&c->dpend[i]);
+    free(c->mark);
+    free(c->day_mark);
+    pthread_mutex_destroy(&c->mu);
+}
+
+static int fail(struct ds_collect *c, int rc)
+{
+    if (!c->failed)
+        c->failed = rc;
+    return rc;
+}
+
+int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w)
+{
+    (void)shard;
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->failed) {
+        rc = c->failed;
+        goto out;
+    }
+    if (c->nshards == 1) {
+        if (c->sink && c->sink->window && (rc = c->sink->window(c->sink->ctx, w, &c->err)) < 0)
+            fail(c, rc);
+        goto out;
+    }
+    struct ds_collect_pending *free_slot = NULL, *p = NULL;
+    for (int i = 0; i < DS_COLLECT_MAX_PENDING; i++) {
+        struct ds_collect_pending *q = &c->pend[w->gran][i];
+        if (q->used && q->w->idx == w->idx) {
+            p = q;
+            break;
+        }
+        if (!q->used && !free_slot)
+            free_slot = q;
+    }
+    if (!p) {
+        if (!free_slot) {
+            rc = fail(c, ds_err_set(&c->err, -ENOMEM,
+                                    "more than %d %s intervals wait for a slow shard",
+                                    DS_COLLECT_MAX_PENDING, ds_gran_names[w->gran]));
+            goto out;
+        }
+        p = free_slot;
+        if (!p->w) {
+            p->w = malloc(sizeof *p->w);
+            if (!p->w || (rc = ds_window_init(p->w, w->gran)) < 0) {
+                free(p->w);
+                p->w = NULL;
+                rc = fail(c, ds_err_set(&c->err, -ENOMEM, "out of memory merging intervals"));
+                goto out;
+            }
+        }
+        ds_window_reset(p->w, w->idx);
+        p->used = true;
+    }
+    if ((rc = ds_window_add(p->w, w, false)) < 0)
+        fail(c, ds_err_set(&c->err, rc, "out of memory merging intervals"));
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int ds_collect_daysk(struct ds_collect *c, int shard, const struct ds_daysk *d)
+{
+    (void)shard;
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->failed) {
+        rc = c->failed;
+        goto out;
+    }
+    if (c->nshards == 1) {
+        if (c->sink && c->sink->daysk && (rc = c->sink->daysk(c->sink->ctx, d, &c->err)) < 0)
+            fail(c, rc);
+        goto out;
+    }
+    int slot = -1;
+    for (int i = 0; i < DS_COLLECT_MAX_PENDING; i++) {
+        if (c->dpend_used[i] && c->dpend[i].day == d->day) {
+            slot = i;
+            break;
+        }
+        if (!c->dpend_used[i] && slot < 0)
+            slot = i;
+    }
+    if (slot < 0) {
+        rc = fail(c, ds_err_set(&c->err, -ENOMEM, "too many days wait for a slow shard"));
+        goto out;
+    }
+    if (!c->dpend_used[slot]) {
+        if (!c->dpend[slot].tab && (rc = ds_daysk_init(&c->dpend[slot])) < 0) {
+            fail(c, ds_err_set(&c->err, rc, "out of memory merging day sketches"));
+            goto out;
+        }
+        ds_daysk_reset(&c->dpend[slot], d->day);
+        c->dpend_used[slot] = true;
+    }
+    if ((rc = ds_daysk_merge(&c->dpend[slot], d)) < 0)
+        fail(c, ds_err_set(&c->err, rc, "out of memory merging day sketches"));
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int ds_collect_hosts(struct ds_collect *c, const struct ds_host *const *h, size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->failed)
+        rc = c->failed;
+    else if (c->sink && c->sink->hosts && (rc = c->sink->hosts(c->sink->ctx, h, n, &c->err)) < 0)
+        fail(c, rc);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* Hands every pending interval of gran before `upto` to the sink, oldest first. */
+static int flush_windows(struct ds_collect *c, int g, uint32_t upto)
+{
+    for (;;) {
+        struct ds_collect_pending *best = NULL;
+        for (int i = 0; i < DS_COLLECT_MAX_PENDING; i++) {
+            struct ds_collect_pending *q = &c->pend[g][i];
+            if (q->used && q->w->idx < upto && (!best || q->w->idx < best->w->idx))
+                best = q;
+        }
+        if (!best)
+            return 0;
+        best->used = false;
+        int rc = 0;
+        if (c->sink && c->sink->window && (rc = c->sink->window(c->sink->ctx, best->w, &c->err)) < 0)
+            return fail(c, rc);
+    }
+}
+
+static int flush_days(struct ds_collect *c, uint32_t upto)
+{
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < DS_COLLECT_MAX_PENDING; i++)
+            if (c->dpend_used[i] && c->dpend[i].day < upto &&
+                (best < 0 || c->dpend[i].day < c->dpend[best].day))
+                best = i;
+        if (best < 0)
+            return 0;
+        c->dpend_used[best] = false;
+        int rc;
+        if (c->sink && c->sink->daysk &&
+            (rc = c->sink->daysk(c->sink->ctx, &c->dpend[best], &c->err)) < 0)
+            return fail(c, rc);
+    }
+}
+
+int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h,
+                    uint32_t idx1d)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->failed) {
+        rc = c->failed;
+        goto out;
+    }
+    c->mark[shard][DS_GRAN_5M] = idx5;
+    c->mark[shard][DS_GRAN_1H] = idx1h;
+    c->mark[shard][DS_GRAN_1D] = idx1d;
+    c->day_mark[shard] = idx1d;
+    uint32_t low[DS_GRAN_COUNT];
+    for (int g = 0; g < DS_GRAN_COUNT; g++) {
+        low[g] = UINT32_MAX;
+        for (int s = 0; s < c->nshards; s++)
+            if (c->mark[s][g] < low[g])
+                low[g] = c->mark[s][g];
+    }
+    if (c->nshards > 1) {
+        for (int g = 0; g < DS_GRAN_COUNT && rc == 0; g++)
+            rc = flush_windows(c, g, low[g]);
+        if (rc == 0)
+            rc = flush_days(c, low[DS_GRAN_1D]);
+        if (rc < 0)
+            goto out;
+    }
+    if (low[DS_GRAN_5M] > c->ckpt) {
+        c->ckpt = low[DS_GRAN_5M];
+        if (c->sink && c->sink->checkpoint &&
+            (rc = c->sink->checkpoint(c->sink->ctx, c->ckpt, &c->err)) < 0)
+            fail(c, rc);
+    }
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* collect.h - gathers the shards' closed intervals, merges them and hands complete ones to the
+ * sink in time order. */
+#ifndef DS_COLLECT_H
+#define DS_COLLECT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "analyze/sink.h"
+
+#define DS_COLLECT_MAX_PENDING 32 /* intervals per granularity waiting for slower shards */
+
+struct ds_collect_pending {
+    bool used;
+    struct ds_window *w; /* allocated on first use, then reused */
+};
+
+/*
+ * Shared by the shard threads; every call takes the lock. A shard delivers each interval it
+ * closes, then raises its watermark ("I have closed everything before idx"); an interval goes
+ * to the sink once every shard's watermark is past it. With one shard, intervals go straight
+ * through.
+ */
+struct ds_collect {
+    pthread_mutex_t mu;
+    int nshards;
+    const struct ds_sink *sink;
+    uint32_t (*mark)[DS_GRAN_COUNT]; /* [shard][gran] */
+    uint32_t *day_mark;              /* [shard]: day sketches */
+    struct ds_collect_pending pend[DS_GRAN_COUNT][DS_COLLECT_MAX_PENDING];
+    struct ds_daysk dpend[DS_COLLECT_MAX_PENDING]; /* tables allocated on first use */
+    bool dpend_used[DS_COLLECT_MAX_PENDING];
+    uint32_t ckpt; /* checkpoint passed to the sink so far */
+    int failed;    /* the first sink error (sticky) */
+    struct ds_err err;
+};
+
+int ds_collect_init(struct ds_collect *c, int nshards, const struct ds_sink *sink);
+void ds_collect_free(struct ds_collect *c);
+
+int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w);
+int ds_collect_daysk(struct ds_collect *c, int shard, const struct ds_daysk *d);
+int ds_collect_hosts(struct ds_collect *c, const struct ds_host *const *h, size_t n);
+/* The shard has closed every interval of gran before idx (and every day before day). */
+int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h,
+                    uint32_t idx1d);
+
+/* The first error, if any (message in c->err). */
+static inline int ds_collect_failed(const struct ds_collect *c) { return c->failed; }
+
+#endif

@@ -1,0 +1,733 @@
+/* query.c - the reports over a store (contracts: docs/reports.md).
+ *
+ * Sums (packets, bytes) are exact at every granularity. Unique sources are exact when the
+ * period is one stored interval of one ingest (a day, an hour, five minutes); over longer
+ * periods they are the union of the day sketches (exact up to 512 sources per key and day,
+ * then HyperLogLog with a 1.63 % standard error), and the report says which. */
+#include "store/query.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyze/hll.h"
+#include "analyze/host.h"
+#include "analyze/window.h"
+#include "core/addr.h"
+#include "core/timefmt.h"
+
+#define OTHER_KEY 0xffffffffu
+#define DAY 86400
+
+/* A resolved period: [from, to) and the granularity whose rows tile it. */
+struct span {
+    int64_t from, to;
+    int gran;
+    bool empty; /* the store holds nothing in it */
+};
+
+static int q_err(struct ds_store *s, struct ds_err *err, const char *what)
+{
+    return ds_err_set(err, -EIO, "%s: %s", what, sqlite3_errmsg(ds_store_db(s)));
+}
+
+static int prepare(struct ds_store *s, const char *sql, sqlite3_stmt **st, struct ds_err *err)
+{
+    if (sqlite3_prepare_v2(ds_store_db(s), sql, -1, st, NULL) != SQLITE_OK)
+        return q_err(s, err, "query");
+    return 0;
+}
+
+static int64_t floor_to(int64_t t, int64_t unit) { return t - ((t % unit) + unit) % unit; }
+static int64_t ceil_to(int64_t t, int64_t unit) { return floor_to(t + unit - 1, unit); }
+
+static int resolve(struct ds_store *s, const struct ds_period *p, struct span *sp,
+                   struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "SELECT MIN(start), MAX(start) FROM coverage", &st, err);
+    if (rc < 0)
+        return rc;
+    int64_t lo = 0, hi = 0;
+    bool any = false;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        lo = sqlite3_column_int64(st, 0);
+        hi = sqlite3_column_int64(st, 1) + 300;
+        any = true;
+    }
+    sqlite3_finalize(st);
+    /* without an explicit end, a period reaches to whole days around the data, so the day
+     * rows (complete, with exact unique counts) can answer */
+    sp->from = p->has_from ? p->from : floor_to(lo, DAY);
+    sp->to = p->has_to ? p->to : ceil_to(hi, DAY);
+    if (!p->has_to && p->has_from && sp->from % DAY)
+        sp->to = ceil_to(hi, sp->from % 3600 ? 300 : 3600);
+    if (sp->to < sp->from)
+        sp->to = sp->from;
+    sp->gran = sp->from % DAY == 0 && sp->to % DAY == 0     ? DS_GRAN_1D
+               : sp->from % 3600 == 0 && sp->to % 3600 == 0 ? DS_GRAN_1H
+                                                            : DS_GRAN_5M;
+    sp->empty = !any || sp->to <= lo || sp->from >= hi;
+    return 0;
+}
+
+static void put_period(json_t *o, const struct span *sp)
+{
+    char a[32], b[32];
+    json_object_set_new(o, "from", json_string(ds_time_format(sp->from, a, sizeof a)));
+    json_object_set_new(o, "to", json_string(ds_time_format(sp->to, b, sizeof b)));
+    json_object_set_new(o, "granularity", json_string(ds_gran_names[sp->gran]));
+}
+
+/* The mean number of monitored addresses over the 5-minute intervals with data. */
+static int monitored_mean(struct ds_store *s, const struct span *sp, double *out,
+                          struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT AVG(m) FROM (SELECT start, SUM(monitored) AS m FROM coverage"
+                     " WHERE start >= ? AND start < ? GROUP BY start)",
+                     &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, sp->from);
+    sqlite3_bind_int64(st, 2, sp->to);
+    *out = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* The union of the day sketches of (dim, key) over the span's days. */
+static int sketch_union(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
+                        bool exclude_research, uint64_t *est, bool *exact, struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT nonresearch, research FROM sketch"
+                     " WHERE dim = ? AND key = ? AND day >= ? AND day < ?",
+                     &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int(st, 1, (int)dim);
+    sqlite3_bind_int64(st, 2, key);
+    sqlite3_bind_int64(st, 3, floor_to(sp->from, DAY) / DAY);
+    sqlite3_bind_int64(st, 4, ceil_to(sp->to, DAY) / DAY);
+    struct ds_hll all, one;
+    ds_hll_init(&all);
+    ds_hll_init(&one);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int c = 0; c < (exclude_research ? 1 : 2); c++) {
+            const void *b = sqlite3_column_blob(st, c);
+            int n = sqlite3_column_bytes(st, c);
+            if (ds_hll_deserialize(&one, b, (size_t)n, err) < 0) {
+                ds_err_wrap(err, "a stored sketch (dimension %s, key %u)", ds_dim_names[dim], key);
+                rc = -EINVAL;
+                goto out;
+            }
+            if (ds_hll_merge(&all, &one) < 0) {
+                rc = ds_err_set(err, -ENOMEM, "out of memory merging sketches");
+                goto out;
+            }
+            ds_hll_free(&one);
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = q_err(s, err, "reading sketches");
+        goto out;
+    }
+    rc = 0;
+    *est = ds_hll_estimate(&all);
+    *exact = ds_hll_is_exact(&all);
+out:
+    ds_hll_free(&one);
+    ds_hll_free(&all);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Unique sources of (dim, key) over the span: the stored row when it is one interval of one
+ * ingest (exact), else the sketches. */
+static int sources_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
+                      bool exclude_research, uint64_t *out, bool *exact, struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT COUNT(*), SUM(sources), SUM(r_sources) FROM stat"
+                     " WHERE gran = ? AND dim = ? AND key = ? AND start >= ? AND start < ?",
+                     &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int(st, 1, sp->gran);
+    sqlite3_bind_int(st, 2, (int)dim);
+    sqlite3_bind_int64(st, 3, key);
+    sqlite3_bind_int64(st, 4, sp->from);
+    sqlite3_bind_int64(st, 5, sp->to);
+    int64_t n = 0, src = 0, rsrc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+        src = sqlite3_column_int64(st, 1);
+        rsrc = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (n <= 1) {
+        *out = (uint64_t)(exclude_research ? src - rsrc : src);
+        *exact = true;
+        return 0;
+    }
+    if (!ds_daysk_dim(dim)) /* no sketches for this dimension (docs/store.md) */
+        return ds_err_set(err, -ENOTSUP, "unique sources of %s over several intervals need day "
+                          "sketches, which are not kept for it", ds_dim_names[dim]);
+    return sketch_union(s, sp, dim, key, exclude_research, out, exact, err);
+}
+
+struct sums {
+    uint64_t packets, bytes, r_packets, r_bytes, sources, r_sources;
+    int64_t rows;
+};
+
+static int sums_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
+                   struct sums *out, struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT COUNT(*), SUM(packets), SUM(bytes), SUM(r_packets), SUM(r_bytes),"
+                     " SUM(sources), SUM(r_sources) FROM stat"
+                     " WHERE gran = ? AND dim = ? AND key = ? AND start >= ? AND start < ?",
+                     &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int(st, 1, sp->gran);
+    sqlite3_bind_int(st, 2, (int)dim);
+    sqlite3_bind_int64(st, 3, key);
+    sqlite3_bind_int64(st, 4, sp->from);
+    sqlite3_bind_int64(st, 5, sp->to);
+    memset(out, 0, sizeof *out);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->rows = sqlite3_column_int64(st, 0);
+        out->packets = (uint64_t)sqlite3_column_int64(st, 1);
+        out->bytes = (uint64_t)sqlite3_column_int64(st, 2);
+        out->r_packets = (uint64_t)sqlite3_column_int64(st, 3);
+        out->r_bytes = (uint64_t)sqlite3_column_int64(st, 4);
+        out->sources = (uint64_t)sqlite3_column_int64(st, 5);
+        out->r_sources = (uint64_t)sqlite3_column_int64(st, 6);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+/* One row of the yearly table over a span. */
+static int year_row(struct ds_store *s, const struct span *sp, bool excl, json_t *o,
+                    struct ds_err *err)
+{
+    struct sums t;
+    int rc = sums_of(s, sp, DS_DIM_TOTAL, 0, &t, err);
+    double mon = 0;
+    uint64_t src = 0;
+    bool exact = true;
+    if (rc == 0)
+        rc = monitored_mean(s, sp, &mon, err);
+    if (rc == 0)
+        rc = sources_of(s, sp, DS_DIM_TOTAL, 0, excl, &src, &exact, err);
+    if (rc < 0)
+        return rc;
+    uint64_t pk = excl ? t.packets - t.r_packets : t.packets;
+    json_object_set_new(o, "packets", json_integer((json_int_t)pk));
+    json_object_set_new(o, "monitored_addresses", json_real(mon));
+    json_object_set_new(o, "packets_per_address", json_real(ratio((double)pk, mon)));
+    json_object_set_new(o, "sources", json_integer((json_int_t)src));
+    json_object_set_new(o, "sources_exact", json_boolean(exact));
+    json_object_set_new(o, "research_packets", json_integer((json_int_t)t.r_packets));
+    json_object_set_new(o, "research_share",
+                        json_real(ratio((double)t.r_packets, (double)t.packets) * 100));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)(excl ? t.bytes - t.r_bytes : t.bytes)));
+    return 0;
+}
+
+int ds_query_year(struct ds_store *s, const struct ds_period *p, bool exclude_research,
+                  json_t **out, struct ds_err *err)
+{
+    struct span sp;
+    int rc = resolve(s, p, &sp, err);
+    if (rc < 0)
+        return rc;
+    json_t *o = json_object(), *years = json_array();
+    json_object_set_new(o, "report", json_string("year"));
+    json_object_set_new(o, "version", json_integer(DS_REPORT_VERSION));
+    put_period(o, &sp);
+    json_object_set_new(o, "exclude_research", json_boolean(exclude_research));
+    if ((rc = year_row(s, &sp, exclude_research, o, err)) < 0)
+        goto fail;
+    /* one row per calendar year the period touches (NICTER's table) */
+    for (int64_t y = ds_time_year_start(sp.from); y < sp.to && !sp.empty; y = ds_time_next_year(y)) {
+        struct span ys = sp;
+        ys.from = y > sp.from ? y : sp.from;
+        ys.to = ds_time_next_year(y) < sp.to ? ds_time_next_year(y) : sp.to;
+        json_t *r = json_object();
+        char buf[16];
+        struct tm tm;
+        time_t tt = (time_t)y;
+        gmtime_r(&tt, &tm);
+        snprintf(buf, sizeof buf, "%d", tm.tm_year + 1900);
+        json_object_set_new(r, "year", json_string(buf));
+        json_array_append_new(years, r);
+        if ((rc = year_row(s, &ys, exclude_research, r, err)) < 0)
+            goto fail;
+    }
+    json_object_set_new(o, "years", years);
+    *out = o;
+    return 0;
+fail:
+    json_decref(years);
+    json_decref(o);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ rankings ------------- */
+
+struct cand {
+    enum ds_dim dim;
+    uint32_t key;
+    uint64_t packets, r_packets, src_bound, r_src_bound;
+    int64_t rows;
+    uint64_t sources;
+    bool exact;
+};
+
+static int by_packets(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->packets != y->packets)
+        return x->packets > y->packets ? -1 : 1;
+    if (x->dim != y->dim)
+        return x->dim < y->dim ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int by_bound(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->src_bound != y->src_bound)
+        return x->src_bound > y->src_bound ? -1 : 1;
+    return by_packets(a, b);
+}
+
+static int by_sources(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->sources != y->sources)
+        return x->sources > y->sources ? -1 : 1;
+    return by_packets(a, b);
+}
+
+static const char *kind_name(enum ds_rank_kind k)
+{
+    return k == DS_RANK_PORTS ? "ports" : k == DS_RANK_COUNTRIES ? "countries" : "asns";
+}
+
+/* The ranked list for one kind: each row has its key fields, packets, sources, share (of the
+ * period's packets, %) and source_share (of the period's sources, %). */
+int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds_rank_opts *o,
+                  json_t **out, struct ds_err *err)
+{
+    struct span sp;
+    struct cand *c = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    json_t *list = NULL;
+    int rc = resolve(s, p, &sp, err);
+    if (rc < 0)
+        return rc;
+    enum ds_dim dims[2];
+    int nd = 0;
+    if (o->kind == DS_RANK_PORTS) {
+        if (o->proto != 1)
+            dims[nd++] = DS_DIM_TCP;
+        if (o->proto != 0)
+            dims[nd++] = DS_DIM_UDP;
+    } else {
+        dims[nd++] = o->kind == DS_RANK_COUNTRIES ? DS_DIM_COUNTRY : DS_DIM_ASN;
+    }
+    if ((rc = prepare(s,
+                      "SELECT key, COUNT(*), SUM(packets), SUM(r_packets), SUM(sources),"
+                      " SUM(r_sources) FROM stat WHERE gran = ? AND dim = ? AND start >= ?"
+                      " AND start < ? AND key <> ? GROUP BY key",
+                      &st, err)) < 0)
+        return rc;
+    for (int d = 0; d < nd; d++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int(st, 1, sp.gran);
+        sqlite3_bind_int(st, 2, (int)dims[d]);
+        sqlite3_bind_int64(st, 3, sp.from);
+        sqlite3_bind_int64(st, 4, sp.to);
+        sqlite3_bind_int64(st, 5, OTHER_KEY);
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 1024;
+                struct cand *nc = realloc(c, ncap * sizeof *nc);
+                if (!nc) {
+                    rc = ds_err_set(err, -ENOMEM, "out of memory");
+                    goto out;
+                }
+                c = nc;
+                cap = ncap;
+            }
+            struct cand *x = &c[n++];
+            memset(x, 0, sizeof *x);
+            x->dim = dims[d];
+            x->key = (uint32_t)sqlite3_column_int64(st, 0);
+            x->rows = sqlite3_column_int64(st, 1);
+            uint64_t pk = (uint64_t)sqlite3_column_int64(st, 2);
+            uint64_t rpk = (uint64_t)sqlite3_column_int64(st, 3);
+            uint64_t sb = (uint64_t)sqlite3_column_int64(st, 4);
+            uint64_t rsb = (uint64_t)sqlite3_column_int64(st, 5);
+            x->packets = o->exclude_research ? pk - rpk : pk;
+            x->r_packets = rpk;
+            x->src_bound = o->exclude_research ? sb - rsb : sb;
+            x->r_src_bound = rsb;
+        }
+        if (r != SQLITE_DONE) {
+            rc = q_err(s, err, "ranking");
+            goto out;
+        }
+    }
+    /* unique sources for the candidates: every row when one interval answers exactly, else
+     * the busiest by packets and by the sum of per-interval sources (an upper bound) */
+    size_t want = o->top * 4 + 16;
+    bool all_exact = true;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].rows > 1)
+            all_exact = false;
+    if (all_exact) {
+        for (size_t i = 0; i < n; i++) {
+            c[i].sources = c[i].src_bound;
+            c[i].exact = true;
+        }
+    } else {
+        bool *pick = calloc(n ? n : 1, 1);
+        if (!pick) {
+            rc = ds_err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        qsort(c, n, sizeof *c, by_bound);
+        for (size_t i = 0; i < n && i < want; i++)
+            pick[i] = true;
+        /* the packet ranking's leaders too (marking by key after a second sort) */
+        struct cand *tmp = malloc((n ? n : 1) * sizeof *tmp);
+        if (!tmp) {
+            free(pick);
+            rc = ds_err_set(err, -ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(tmp, c, n * sizeof *c);
+        qsort(tmp, n, sizeof *tmp, by_packets);
+        for (size_t i = 0; i < n && i < want; i++)
+            for (size_t j = 0; j < n; j++)
+                if (c[j].dim == tmp[i].dim && c[j].key == tmp[i].key) {
+                    pick[j] = true;
+                    break;
+                }
+        free(tmp);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (pick[i])
+                rc = sources_of(s, &sp, c[i].dim, c[i].key, o->exclude_research, &c[i].sources,
+                                &c[i].exact, err);
+        free(pick);
+        if (rc < 0)
+            goto out;
+    }
+    qsort(c, n, sizeof *c, o->by_sources ? by_sources : by_packets);
+    struct sums tot;
+    uint64_t tot_src = 0;
+    bool tot_exact;
+    if ((rc = sums_of(s, &sp, DS_DIM_TOTAL, 0, &tot, err)) < 0 ||
+        (rc = sources_of(s, &sp, DS_DIM_TOTAL, 0, o->exclude_research, &tot_src, &tot_exact,
+                         err)) < 0)
+        goto out;
+    uint64_t tot_pk = o->exclude_research ? tot.packets - tot.r_packets : tot.packets;
+    list = json_array();
+    for (size_t i = 0; i < n && json_array_size(list) < o->top; i++) {
+        json_t *r = json_object();
+        if (o->kind == DS_RANK_PORTS) {
+            json_object_set_new(r, "proto", json_string(c[i].dim == DS_DIM_UDP ? "udp" : "tcp"));
+            json_object_set_new(r, "port", json_integer(c[i].key));
+        } else if (o->kind == DS_RANK_COUNTRIES) {
+            char cc[3];
+            ds_country_code((uint16_t)c[i].key, cc);
+            json_object_set_new(r, "country", json_string(cc));
+        } else {
+            json_object_set_new(r, "asn", json_integer(c[i].key));
+        }
+        json_object_set_new(r, "packets", json_integer((json_int_t)c[i].packets));
+        json_object_set_new(r, "sources", json_integer((json_int_t)c[i].sources));
+        json_object_set_new(r, "share",
+                            json_real(ratio((double)c[i].packets, (double)tot_pk) * 100));
+        json_object_set_new(r, "source_share",
+                            json_real(ratio((double)c[i].sources, (double)tot_src) * 100));
+        json_object_set_new(r, "sources_exact", json_boolean(c[i].exact));
+        json_array_append_new(list, r);
+    }
+    *out = list;
+    list = NULL;
+    (void)kind_name;
+out:
+    json_decref(list);
+    sqlite3_finalize(st);
+    free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ one port by month ---- */
+
+int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp, uint16_t port,
+                          bool exclude_research, json_t **out, struct ds_err *err)
+{
+    struct span sp;
+    int rc = resolve(s, p, &sp, err);
+    if (rc < 0)
+        return rc;
+    enum ds_dim dim = udp ? DS_DIM_UDP : DS_DIM_TCP;
+    sqlite3_stmt *st;
+    /* per day: packets and sources (one ingest: the exact day row) */
+    if ((rc = prepare(s,
+                      "SELECT start, COUNT(*), SUM(packets), SUM(r_packets), SUM(sources),"
+                      " SUM(r_sources) FROM stat WHERE gran = 2 AND dim = ? AND key = ?"
+                      " AND start >= ? AND start < ? GROUP BY start ORDER BY start",
+                      &st, err)) < 0)
+        return rc;
+    sqlite3_bind_int(st, 1, (int)dim);
+    sqlite3_bind_int64(st, 2, port);
+    sqlite3_bind_int64(st, 3, floor_to(sp.from, DAY));
+    sqlite3_bind_int64(st, 4, ceil_to(sp.to, DAY));
+    json_t *o = json_object(), *months = json_array();
+    json_object_set_new(o, "report", json_string("port"));
+    json_object_set_new(o, "version", json_integer(DS_REPORT_VERSION));
+    json_object_set_new(o, "proto", json_string(udp ? "udp" : "tcp"));
+    json_object_set_new(o, "port", json_integer(port));
+    put_period(o, &sp);
+    json_object_set_new(o, "exclude_research", json_boolean(exclude_research));
+    int64_t cur = -1;
+    uint64_t m_pk = 0, m_src = 0, days = 0;
+    bool m_exact = true;
+    int r;
+    for (;;) {
+        r = sqlite3_step(st);
+        int64_t day = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        int64_t month = day >= 0 ? ds_time_month_start(day) : -1;
+        if (cur >= 0 && month != cur) {
+            json_t *m = json_object();
+            char buf[32];
+            ds_time_format(cur, buf, sizeof buf);
+            buf[7] = 0;
+            json_object_set_new(m, "month", json_string(buf));
+            json_object_set_new(m, "packets", json_integer((json_int_t)m_pk));
+            json_object_set_new(m, "days", json_integer((json_int_t)days));
+            json_object_set_new(m, "sources_per_day", json_real(ratio((double)m_src, (double)days)));
+            json_object_set_new(m, "sources_exact", json_boolean(m_exact));
+            json_array_append_new(months, m);
+            m_pk = m_src = days = 0;
+            m_exact = true;
+        }
+        if (r != SQLITE_ROW)
+            break;
+        cur = month;
+        int64_t rows = sqlite3_column_int64(st, 1);
+        uint64_t pk = (uint64_t)sqlite3_column_int64(st, 2);
+        uint64_t rpk = (uint64_t)sqlite3_column_int64(st, 3);
+        uint64_t src = (uint64_t)sqlite3_column_int64(st, 4);
+        uint64_t rsrc = (uint64_t)sqlite3_column_int64(st, 5);
+        m_pk += exclude_research ? pk - rpk : pk;
+        if (rows > 1) { /* several ingests that day: the day's sketches */
+            struct span ds = {.from = day, .to = day + DAY, .gran = DS_GRAN_1D};
+            bool ex;
+            if ((rc = sketch_union(s, &ds, dim, port, exclude_research, &src, &ex, err)) < 0)
+                break;
+            m_exact = m_exact && ex;
+            m_src += src;
+        } else {
+            m_src += exclude_research ? src - rsrc : src;
+        }
+        days++;
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = q_err(s, err, "reading the port's days");
+    if (rc < 0) {
+        json_decref(months);
+        json_decref(o);
+        return rc;
+    }
+    json_object_set_new(o, "months", months);
+    *out = o;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ hosts ---------------- */
+
+static const char *const host_cols[] = {"tcp_syn",     "backscatter", "icmp_request", "udp",
+                                        "amp_probe",   "spoofed_hint", "mirai",       "zmap",
+                                        "masscan",     "nmap",        "unicornscan"};
+#define N_HOST_COLS (sizeof host_cols / sizeof host_cols[0])
+
+/* The JSON of a host profile from an aggregate row: columns addr, first, last, packets,
+ * bytes, protos, the counters of host_cols, classes, nports, ports, dsts, dsts_exact, scan,
+ * research, country, asn, behaviour, segments. */
+static json_t *host_json(sqlite3_stmt *st)
+{
+    static const char *const protos[] = {"tcp", "udp", "icmp", "icmp6", "other"};
+    json_t *h = json_object();
+    char a[40], b[40];
+    int c = 0;
+    json_object_set_new(h, "address", json_string((const char *)sqlite3_column_text(st, c++)));
+    json_object_set_new(h, "first_seen",
+                        json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, c++), a,
+                                                      sizeof a)));
+    json_object_set_new(h, "last_seen",
+                        json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, c++), b,
+                                                      sizeof b)));
+    json_object_set_new(h, "packets", json_integer(sqlite3_column_int64(st, c++)));
+    json_object_set_new(h, "bytes", json_integer(sqlite3_column_int64(st, c++)));
+    int pm = sqlite3_column_int(st, c++);
+    json_t *pl = json_array();
+    for (int i = 0; i < DS_PROTO_COUNT; i++)
+        if (pm & (1 << i))
+            json_array_append_new(pl, json_string(protos[i]));
+    json_object_set_new(h, "protocols", pl);
+    json_t *cls = json_object(), *fps = json_object();
+    for (size_t i = 0; i < N_HOST_COLS; i++) {
+        json_int_t v = sqlite3_column_int64(st, c++);
+        json_object_set_new(i < DS_HOST_CLASSES ? cls : fps, host_cols[i], json_integer(v));
+    }
+    int cm = sqlite3_column_int(st, c++);
+    /* the rare classes are kept as "seen" only */
+    json_object_set_new(cls, "nonroutable_src", json_boolean(cm & (1 << DS_CLASS_NONROUTABLE_SRC)));
+    json_object_set_new(cls, "fragment", json_boolean(cm & (1 << DS_CLASS_FRAGMENT)));
+    json_object_set_new(h, "classes", cls);
+    json_object_set_new(h, "fingerprints", fps);
+    json_object_set_new(h, "ports_distinct", json_integer(sqlite3_column_int64(st, c++)));
+    const unsigned char *ports = sqlite3_column_text(st, c++);
+    json_object_set_new(h, "first_ports", json_string(ports ? (const char *)ports : ""));
+    json_object_set_new(h, "destinations", json_integer(sqlite3_column_int64(st, c++)));
+    json_object_set_new(h, "destinations_exact", json_boolean(sqlite3_column_int(st, c++)));
+    const unsigned char *scan = sqlite3_column_text(st, c++);
+    json_object_set_new(h, "scan_type", json_string(scan ? (const char *)scan : "none"));
+    const unsigned char *res = sqlite3_column_text(st, c++);
+    json_object_set_new(h, "research", res ? json_string((const char *)res) : json_null());
+    json_object_set_new(h, "country", json_string((const char *)sqlite3_column_text(st, c++)));
+    json_object_set_new(h, "asn", json_integer(sqlite3_column_int64(st, c++)));
+    const unsigned char *beh = sqlite3_column_text(st, c++);
+    json_object_set_new(h, "behaviour_key", json_string(beh ? (const char *)beh : ""));
+    json_object_set_new(h, "segments", json_integer(sqlite3_column_int64(st, c++)));
+    return h;
+}
+
+/* Aggregates host segments: sums of counters, extremes of times, the latest descriptive
+ * fields (scan type "both" wins over one direction, which wins over none). */
+#define HOST_AGG                                                                                   \
+    "addr, MIN(first_ns), MAX(last_ns), SUM(packets), SUM(bytes), bitor(protos), "                    \
+    "SUM(tcp_syn), SUM(backscatter), SUM(icmp_request), SUM(udp), SUM(amp_probe), "                \
+    "SUM(spoofed_hint), SUM(mirai), SUM(zmap), SUM(masscan), SUM(nmap), SUM(unicornscan), "        \
+    "bitor(classes), SUM(nports), MAX(ports), MAX(dsts), MIN(dsts_exact), "                            \
+    "CASE WHEN SUM(scan = 'both') > 0 OR (SUM(scan = 'horizontal') > 0 AND "                       \
+    "SUM(scan = 'vertical') > 0) THEN 'both' WHEN SUM(scan = 'horizontal') > 0 THEN 'horizontal' " \
+    "WHEN SUM(scan = 'vertical') > 0 THEN 'vertical' ELSE 'none' END, "                            \
+    "MAX(research), MAX(country), MAX(asn), MAX(behaviour), COUNT(*)"
+
+int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top,
+                   bool exclude_research, json_t **out, struct ds_err *err)
+{
+    struct span sp;
+    int rc = resolve(s, p, &sp, err);
+    if (rc < 0)
+        return rc;
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT " HOST_AGG " FROM host WHERE day >= ? AND day < ? %s"
+             " GROUP BY addr ORDER BY SUM(packets) DESC, addr LIMIT ?",
+             exclude_research ? "AND research IS NULL" : "");
+    sqlite3_stmt *st;
+    if ((rc = prepare(s, sql, &st, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, floor_to(sp.from, DAY) / DAY);
+    sqlite3_bind_int64(st, 2, ceil_to(sp.to, DAY) / DAY);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)top);
+    json_t *list = json_array();
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(list, host_json(st));
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        json_decref(list);
+        return q_err(s, err, "ranking hosts");
+    }
+    *out = list;
+    return 0;
+}
+
+int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_err *err)
+{
+    struct ds_addr a;
+    char canon[DS_ADDR_STRLEN];
+    int rc = ds_addr_parse(&a, addr, err);
+    if (rc < 0)
+        return rc;
+    ds_addr_format(&a, canon);
+    sqlite3_stmt *st;
+    if ((rc = prepare(s, "SELECT " HOST_AGG " FROM host WHERE addr = ? GROUP BY addr",
+                      &st, err)) < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+    json_t *h = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        h = host_json(st);
+    sqlite3_finalize(st);
+    if (!h)
+        return ds_err_set(err, -ENOENT, "no profile of %s in the store", canon);
+    /* the masks (protocols, rare classes), OR-ed over segments, and the timeline */
+    if ((rc = prepare(s,
+                      "SELECT first_ns, last_ns, packets, protos, classes, ports, nports, dsts,"
+                      " scan, behaviour, ingest FROM host WHERE addr = ? ORDER BY first_ns",
+                      &st, err)) < 0) {
+        json_decref(h);
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+    json_t *tl = json_array();
+    int pm = 0, cm = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *seg = json_object();
+        char b1[40], b2[40];
+        json_object_set_new(seg, "first_seen",
+                            json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, 0), b1,
+                                                          sizeof b1)));
+        json_object_set_new(seg, "last_seen",
+                            json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, 1), b2,
+                                                          sizeof b2)));
+        json_object_set_new(seg, "packets", json_integer(sqlite3_column_int64(st, 2)));
+        pm |= sqlite3_column_int(st, 3);
+        cm |= sqlite3_column_int(st, 4);
+        json_object_set_new(seg, "first_ports",
+                            json_string((const char *)sqlite3_column_text(st, 5)));
+        json_object_set_new(seg, "ports_distinct", json_integer(sqlite3_column_int64(st, 6)));
+        json_object_set_new(seg, "destinations", json_integer(sqlite3_column_int64(st, 7)));
+        json_object_set_new(seg, "scan_type", json_string((const char *)sqlite3_column_text(st, 8)));
+        json_object_set_new(seg, "behaviour_key",
+                            json_string((const char *)sqlite3_column_text(st, 9)));
+        json_object_set_new(seg, "ingest", json_integer(sqlite3_column_int64(st, 10)));
+        json_array_append_new(tl, seg);
+    }
+    sqlite3_finalize(st);
+    (void)pm;
+    (void)cm;
+    json_object_set_new(h, "report", json_string("host"));
+    json_object_set_new(h, "version", json_integer(DS_REPORT_VERSION));
+    json_object_set_new(h, "timeline", tl);
+    *out = h;
+    return 0;
+}

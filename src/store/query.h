@@ -1,0 +1,43 @@
+/* query.h - the reports over a store: NICTER's yearly table, top ports / countries / ASNs,
+ * one port by month, top hosts and one host. Results are JSON (jansson) values whose layout
+ * is the versioned contract in docs/reports.md. */
+#ifndef DS_QUERY_H
+#define DS_QUERY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+#define DS_REPORT_VERSION 1
+
+/* A period [from, to) in seconds; a missing end means "as far as the data goes". */
+struct ds_period {
+    int64_t from, to;
+    bool has_from, has_to;
+};
+
+enum ds_rank_kind { DS_RANK_PORTS, DS_RANK_COUNTRIES, DS_RANK_ASNS };
+
+struct ds_rank_opts {
+    enum ds_rank_kind kind;
+    size_t top;            /* rows per list */
+    bool exclude_research; /* leave research-scanner sources out */
+    bool by_sources;       /* rank by unique sources instead of packets */
+    int proto;             /* ports: -1 both, 0 tcp, 1 udp */
+};
+
+/* Each returns 0 and a new reference in *out, or a negative code with err set. */
+int ds_query_year(struct ds_store *s, const struct ds_period *p, bool exclude_research,
+                  json_t **out, struct ds_err *err);
+int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds_rank_opts *o,
+                  json_t **out, struct ds_err *err);
+int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp, uint16_t port,
+                          bool exclude_research, json_t **out, struct ds_err *err);
+int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top,
+                   bool exclude_research, json_t **out, struct ds_err *err);
+int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_err *err);
+
+#endif

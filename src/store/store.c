@@ -1,0 +1,727 @@
+/* store.c - the SQLite store: interval statistics, day sketches, host profiles and the
+ * ingest log, with versioned migrations (schema: docs/store.md). */
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analyze/hll.h"
+#include "core/log.h"
+
+#define APP_ID 0x44534b31 /* "DSK1": marks a darkscope store */
+#define TOP_5M 512        /* port rows kept per protocol in a 5-minute interval */
+#define TOP_1H 4096       /* ... in an hour (a day keeps every port) */
+#define TOP_ASN_5M 256
+#define OTHER_KEY 0xffffffffu /* the key of the row that sums the ports or ASNs not kept */
+
+/* Schema migrations: MIGRATIONS[v] takes a store from version v to v + 1. */
+static const char *const MIGRATIONS[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE ingest("
+    "  id INTEGER PRIMARY KEY,"
+    "  started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,"
+    "  darknet TEXT NOT NULL, monitored INTEGER NOT NULL, threads INTEGER NOT NULL,"
+    "  first_ns INTEGER, last_ns INTEGER, packets INTEGER, darknet_packets INTEGER,"
+    "  sources INTEGER, summary TEXT);"
+    "CREATE TABLE ingest_file("
+    "  ingest INTEGER NOT NULL REFERENCES ingest(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL, identity TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,"
+    "  PRIMARY KEY(ingest, seq)) WITHOUT ROWID;"
+    "CREATE INDEX ingest_file_identity ON ingest_file(identity);"
+    "CREATE TABLE stat("
+    "  gran INTEGER NOT NULL, start INTEGER NOT NULL, dim INTEGER NOT NULL, key INTEGER NOT NULL,"
+    "  ingest INTEGER NOT NULL,"
+    "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, sources INTEGER NOT NULL,"
+    "  r_packets INTEGER NOT NULL, r_bytes INTEGER NOT NULL, r_sources INTEGER NOT NULL,"
+    "  PRIMARY KEY(gran, start, dim, key, ingest)) WITHOUT ROWID;"
+    "CREATE INDEX stat_ingest ON stat(ingest);"
+    "CREATE TABLE coverage("
+    "  start INTEGER NOT NULL, ingest INTEGER NOT NULL, monitored INTEGER NOT NULL,"
+    "  PRIMARY KEY(start, ingest)) WITHOUT ROWID;"
+    "CREATE TABLE sketch("
+    "  day INTEGER NOT NULL, dim INTEGER NOT NULL, key INTEGER NOT NULL, ingest INTEGER NOT NULL,"
+    "  nonresearch BLOB NOT NULL, research BLOB NOT NULL,"
+    "  PRIMARY KEY(day, dim, key, ingest)) WITHOUT ROWID;"
+    "CREATE INDEX sketch_ingest ON sketch(ingest);"
+    "CREATE TABLE host("
+    "  addr TEXT NOT NULL, first_ns INTEGER NOT NULL, ingest INTEGER NOT NULL,"
+    "  last_ns INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, protos INTEGER NOT NULL,"
+    "  tcp_syn INTEGER NOT NULL, backscatter INTEGER NOT NULL, icmp_request INTEGER NOT NULL,"
+    "  udp INTEGER NOT NULL, amp_probe INTEGER NOT NULL, spoofed_hint INTEGER NOT NULL,"
+    "  classes INTEGER NOT NULL,"
+    "  mirai INTEGER NOT NULL, zmap INTEGER NOT NULL, masscan INTEGER NOT NULL,"
+    "  nmap INTEGER NOT NULL, unicornscan INTEGER NOT NULL,"
+    "  nports INTEGER NOT NULL, ports TEXT NOT NULL, dsts INTEGER NOT NULL,"
+    "  dsts_exact INTEGER NOT NULL, scan TEXT NOT NULL, research TEXT,"
+    "  country TEXT NOT NULL, asn INTEGER NOT NULL, ttl0 INTEGER NOT NULL,"
+    "  ttl_changes INTEGER NOT NULL, win0 INTEGER NOT NULL, win_changes INTEGER NOT NULL,"
+    "  behaviour TEXT NOT NULL,"
+    "  PRIMARY KEY(addr, first_ns, ingest)) WITHOUT ROWID;"
+    "CREATE INDEX host_day ON host(day, packets);"
+    "CREATE INDEX host_ingest ON host(ingest);",
+};
+#define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+_Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_COUNT };
+static const char *const STMT_SQL[ST_COUNT] = {
+    [ST_STAT] = "INSERT OR REPLACE INTO stat VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_COVER] = "INSERT OR REPLACE INTO coverage VALUES(?,?,?)",
+    [ST_SKETCH] = "INSERT OR REPLACE INTO sketch VALUES(?,?,?,?,?,?)",
+    [ST_HOST] = "INSERT OR REPLACE INTO host VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                "?,?,?,?,?,?,?,?,?,?)",
+};
+
+struct ds_store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[ST_COUNT];
+    int64_t ingest;  /* current ingest id, 0 when none */
+    bool in_tx;
+    const struct ds_scanners *scanners;
+    struct ds_sink sink;
+    struct ds_store_stats stats;
+    /* scratch for ranking port/ASN rows */
+    struct row *rows;
+    size_t n_rows, cap_rows;
+};
+
+struct row {
+    enum ds_dim dim;
+    uint32_t key;
+    struct ds_srow r;
+};
+
+/* ------------------------------------------------------------------ helpers -------------- */
+
+static int db_err(struct ds_store *s, struct ds_err *err, const char *what)
+{
+    int code = sqlite3_errcode(s->db);
+    int rc = code == SQLITE_FULL ? -ENOSPC : code == SQLITE_NOMEM ? -ENOMEM
+             : code == SQLITE_READONLY ? -EROFS : code == SQLITE_BUSY ? -EBUSY : -EIO;
+    return ds_err_set(err, rc, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int exec(struct ds_store *s, const char *sql, struct ds_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int code = sqlite3_errcode(s->db);
+        int rc = code == SQLITE_FULL ? -ENOSPC : code == SQLITE_NOTADB ? -EINVAL : -EIO;
+        ds_err_set(err, rc, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int pragma_int(struct ds_store *s, const char *sql, int64_t *out, struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "reading the database header");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(s, err, "reading the database header");
+    return 0;
+}
+
+static void utc_now(char *buf, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ------------------------------------------------------------------ open / migrate ------- */
+
+static int migrate(struct ds_store *s, bool readonly, struct ds_err *err)
+{
+    int64_t app = 0, ver = 0, tables = 0;
+    int rc;
+    if ((rc = pragma_int(s, "PRAGMA application_id", &app, err)) < 0 ||
+        (rc = pragma_int(s, "PRAGMA user_version", &ver, err)) < 0 ||
+        (rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables, err)) < 0)
+        return rc;
+    if (app != APP_ID && tables > 0)
+        return ds_err_set(err, -EINVAL, "%s: not a darkscope store (an SQLite database of %" PRId64
+                          " tables without darkscope's application id)", s->path, tables);
+    if (ver > DS_STORE_SCHEMA_VERSION)
+        return ds_err_set(err, -EINVAL, "%s: schema version %" PRId64
+                          " is newer than this darkscope's %d: upgrade darkscope", s->path, ver,
+                          DS_STORE_SCHEMA_VERSION);
+    if (ver == DS_STORE_SCHEMA_VERSION)
+        return 0;
+    if (readonly)
+        return ds_err_set(err, -EROFS, "%s: schema version %" PRId64
+                          " needs a migration; open it once for writing", s->path, ver);
+    for (int64_t v = ver; v < DS_STORE_SCHEMA_VERSION; v++) {
+        char sql[96];
+        if ((rc = exec(s, "BEGIN IMMEDIATE", err)) < 0)
+            return rc;
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%" PRId64,
+                 APP_ID, v + 1);
+        if ((rc = exec(s, MIGRATIONS[v], err)) < 0 || (rc = exec(s, sql, err)) < 0 ||
+            (rc = exec(s, "COMMIT", err)) < 0) {
+            exec(s, "ROLLBACK", NULL);
+            return ds_err_wrap(err, "migrating to schema %" PRId64, v + 1);
+        }
+        ds_info("store", "%s: migrated to schema version %" PRId64, s->path, v + 1);
+    }
+    return 0;
+}
+
+/* bitor(x): the bitwise OR of a column over a group (SQLite has no such aggregate). */
+static void bitor_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_int64 *acc = sqlite3_aggregate_context(ctx, sizeof *acc);
+    if (acc && sqlite3_value_type(argv[0]) != SQLITE_NULL)
+        *acc |= sqlite3_value_int64(argv[0]);
+}
+
+static void bitor_final(sqlite3_context *ctx)
+{
+    sqlite3_int64 *acc = sqlite3_aggregate_context(ctx, 0);
+    sqlite3_result_int64(ctx, acc ? *acc : 0);
+}
+
+static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err);
+static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err);
+static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err);
+static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err);
+
+int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct ds_err *err)
+{
+    *out = NULL;
+    struct ds_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    }
+    int rc;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        rc = ds_err_set(err, -EIO, "%s: cannot open: %s", path,
+                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_create_function(s->db, "bitor", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL,
+                            bitor_step, bitor_final);
+    sqlite3_extended_result_codes(s->db, 0);
+    /* reading the header first tells a non-database file apart before any write */
+    if ((rc = exec(s, "SELECT count(*) FROM sqlite_master", err)) < 0) {
+        ds_err_set(err, -EINVAL, "%s: not an SQLite database, or damaged (%s)", path,
+                   sqlite3_errmsg(s->db));
+        rc = -EINVAL;
+        goto out;
+    }
+    if (!readonly && (rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                   "PRAGMA foreign_keys=ON;", err)) < 0)
+        goto out;
+    if ((rc = migrate(s, readonly, err)) < 0)
+        goto out;
+    if (!readonly)
+        for (int i = 0; i < ST_COUNT; i++)
+            if (sqlite3_prepare_v3(s->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                                   NULL) != SQLITE_OK) {
+                rc = db_err(s, err, "preparing statements");
+                goto out;
+            }
+    s->sink = (struct ds_sink){.ctx = s,
+                               .window = sink_window,
+                               .daysk = sink_daysk,
+                               .hosts = sink_hosts,
+                               .checkpoint = sink_checkpoint};
+    *out = s;
+    return 0;
+out:
+    ds_store_close(s);
+    return rc;
+}
+
+void ds_store_close(struct ds_store *s)
+{
+    if (!s)
+        return;
+    if (s->in_tx)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->rows);
+    free(s->path);
+    free(s);
+}
+
+struct sqlite3 *ds_store_db(struct ds_store *s) { return s->db; }
+
+const struct ds_sink *ds_store_sink(struct ds_store *s) { return &s->sink; }
+
+void ds_store_get_stats(const struct ds_store *s, struct ds_store_stats *st) { *st = s->stats; }
+
+/* ------------------------------------------------------------------ file identity -------- */
+
+int ds_store_file_identity(const char *path, struct ds_ingest_file *f, struct ds_err *err)
+{
+    int rc = 0;
+    unsigned char *buf = NULL;
+    EVP_MD_CTX *md = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ds_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        rc = ds_err_set(err, -ESPIPE, "%s: not a regular file: no content identity", path);
+        goto out;
+    }
+    const size_t MIB = 1 << 20;
+    buf = malloc(MIB);
+    md = EVP_MD_CTX_new();
+    if (!buf || !md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        rc = ds_err_set(err, -ENOMEM, "out of memory hashing %s", path);
+        goto out;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    EVP_DigestUpdate(md, &size, sizeof size);
+    off_t spans[2][2] = {{0, (off_t)(size < MIB ? size : MIB)},
+                         {(off_t)(size > MIB ? size - MIB : 0), (off_t)(size > MIB ? MIB : 0)}};
+    for (int i = 0; i < 2; i++) {
+        off_t at = spans[i][0], left = spans[i][1];
+        while (left > 0) {
+            ssize_t r = pread(fd, buf, (size_t)left, at);
+            if (r <= 0) {
+                rc = ds_err_set(err, -EIO, "%s: read error at byte %lld", path, (long long)at);
+                goto out;
+            }
+            EVP_DigestUpdate(md, buf, (size_t)r);
+            at += r;
+            left -= r;
+        }
+    }
+    unsigned char dig[32];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md, dig, &dl);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(f->identity + 2 * i, 3, "%02x", dig[i]);
+    f->path = path;
+    f->size = size;
+out:
+    EVP_MD_CTX_free(md);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int ds_store_files_done(struct ds_store *s, const struct ds_ingest_file *f, size_t n, bool *done,
+                        int64_t *by_ingest, struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT f.ingest FROM ingest_file f JOIN ingest i ON i.id = f.ingest"
+                           " WHERE f.identity = ? AND i.status = 'done' LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "looking up ingested files");
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, f[i].identity, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        done[i] = r == SQLITE_ROW;
+        if (by_ingest)
+            by_ingest[i] = done[i] ? sqlite3_column_int64(st, 0) : 0;
+        if (r != SQLITE_ROW && r != SQLITE_DONE) {
+            rc = db_err(s, err, "looking up ingested files");
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ ingests -------------- */
+
+/* Removes an ingest and every row it wrote. */
+static int drop_ingest(struct ds_store *s, int64_t id, struct ds_err *err)
+{
+    static const char *const tables[] = {"stat", "coverage", "sketch", "host", "ingest_file"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ingest = %" PRId64, tables[i], id);
+        int rc = exec(s, sql, err);
+        if (rc < 0)
+            return rc;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "DELETE FROM ingest WHERE id = %" PRId64, id);
+    return exec(s, sql, err);
+}
+
+int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info, int64_t *id,
+                          struct ds_err *err)
+{
+    int rc;
+    sqlite3_stmt *st = NULL;
+    if ((rc = exec(s, "BEGIN IMMEDIATE", err)) < 0)
+        return rc;
+    s->in_tx = true;
+    /* an unfinished ingest of any of these files is replaced: its rows go first */
+    if (info->n_files) {
+        if (sqlite3_prepare_v2(s->db,
+                               "SELECT DISTINCT f.ingest FROM ingest_file f JOIN ingest i"
+                               " ON i.id = f.ingest WHERE f.identity = ? AND i.status <> 'done'",
+                               -1, &st, NULL) != SQLITE_OK) {
+            rc = db_err(s, err, "looking up unfinished ingests");
+            goto out;
+        }
+        for (size_t i = 0; i < info->n_files; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, info->files[i].identity, -1, SQLITE_STATIC);
+            int r;
+            while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+                int64_t old = sqlite3_column_int64(st, 0);
+                ds_warn("store", "%s: replacing unfinished ingest %" PRId64
+                        " (interrupted or failed) of %s", s->path, old, info->files[i].path);
+                sqlite3_reset(st);
+                if ((rc = drop_ingest(s, old, err)) < 0)
+                    goto out;
+                sqlite3_bind_text(st, 1, info->files[i].identity, -1, SQLITE_STATIC);
+            }
+            if (r != SQLITE_DONE) {
+                rc = db_err(s, err, "looking up unfinished ingests");
+                goto out;
+            }
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    char now[32];
+    utc_now(now, sizeof now);
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO ingest(started, status, darknet, monitored, threads)"
+                           " VALUES(?, 'running', ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_err(s, err, "starting an ingest");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, info->darknet ? info->darknet : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)info->monitored);
+    sqlite3_bind_int(st, 4, info->threads);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_err(s, err, "starting an ingest");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    s->ingest = sqlite3_last_insert_rowid(s->db);
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO ingest_file VALUES(?,?,?,?,?)", -1, &st, NULL) !=
+        SQLITE_OK) {
+        rc = db_err(s, err, "recording input files");
+        goto out;
+    }
+    for (size_t i = 0; i < info->n_files; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->ingest);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_text(st, 3, info->files[i].identity, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, info->files[i].path, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)info->files[i].size);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_err(s, err, "recording input files");
+            goto out;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* the ingest row commits at once: a crash leaves it 'running', and the next ingest of the
+     * same files replaces it */
+    if ((rc = exec(s, "COMMIT; BEGIN", err)) < 0)
+        goto out;
+    s->scanners = info->scanners;
+    memset(&s->stats, 0, sizeof s->stats);
+    *id = s->ingest;
+    return 0;
+out:
+    sqlite3_finalize(st);
+    exec(s, "ROLLBACK", NULL);
+    s->in_tx = false;
+    s->ingest = 0;
+    return rc;
+}
+
+int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t last_ns,
+                        uint64_t packets, uint64_t darknet_packets, uint64_t sources,
+                        const char *summary_json, struct ds_err *err)
+{
+    if (!s->ingest)
+        return ds_err_set(err, -EINVAL, "%s: no ingest in progress", s->path);
+    sqlite3_stmt *st;
+    char now[32];
+    utc_now(now, sizeof now);
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE ingest SET finished = ?, status = ?, first_ns = ?, last_ns = ?,"
+                           " packets = ?, darknet_packets = ?, sources = ?, summary = ?"
+                           " WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "finishing the ingest");
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ok ? "done" : "failed", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)first_ns);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)last_ns);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)packets);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)darknet_packets);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)sources);
+    sqlite3_bind_text(st, 8, summary_json ? summary_json : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, s->ingest);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE)
+        return db_err(s, err, "finishing the ingest");
+    int rc = exec(s, "COMMIT", err);
+    s->in_tx = false;
+    s->ingest = 0;
+    s->stats.commits++;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the sink ------------- */
+
+static int put_stat(struct ds_store *s, int gran, uint32_t idx, enum ds_dim dim, uint32_t key,
+                    const struct ds_srow *r, struct ds_err *err)
+{
+    sqlite3_stmt *st = s->st[ST_STAT];
+    sqlite3_reset(st);
+    sqlite3_bind_int(st, 1, gran);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)idx * ds_gran_seconds[gran]);
+    sqlite3_bind_int(st, 3, (int)dim);
+    sqlite3_bind_int64(st, 4, key);
+    sqlite3_bind_int64(st, 5, s->ingest);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)r->packets);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)r->bytes);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)r->sources);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)r->r_packets);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)r->r_bytes);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)r->r_sources);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, err, "writing statistics");
+    s->stats.stat_rows++;
+    return 0;
+}
+
+struct wctx {
+    struct ds_store *s;
+    const struct ds_window *w;
+    struct ds_err *err;
+};
+
+/* Rows go straight to the table, except ports and ASNs of short intervals, which are ranked
+ * first (only the busiest are kept; the rest sum into one "other" row). */
+static int window_row(void *ctx, enum ds_dim dim, uint32_t key, const struct ds_srow *r)
+{
+    struct wctx *c = ctx;
+    struct ds_store *s = c->s;
+    bool ranked = c->w->gran != DS_GRAN_1D &&
+                  (dim == DS_DIM_TCP || dim == DS_DIM_UDP || (dim == DS_DIM_ASN && c->w->gran == DS_GRAN_5M));
+    if (!ranked)
+        return put_stat(s, c->w->gran, c->w->idx, dim, key, r, c->err);
+    if (s->n_rows == s->cap_rows) {
+        size_t ncap = s->cap_rows ? s->cap_rows * 2 : 4096;
+        struct row *n = realloc(s->rows, ncap * sizeof *n);
+        if (!n)
+            return ds_err_set(c->err, -ENOMEM, "out of memory ranking rows");
+        s->rows = n;
+        s->cap_rows = ncap;
+    }
+    s->rows[s->n_rows++] = (struct row){.dim = dim, .key = key, .r = *r};
+    return 0;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    if (x->dim != y->dim)
+        return x->dim < y->dim ? -1 : 1;
+    if (x->r.packets != y->r.packets)
+        return x->r.packets > y->r.packets ? -1 : 1;
+    if (x->r.sources != y->r.sources)
+        return x->r.sources > y->r.sources ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    struct wctx c = {.s = s, .w = w, .err = err};
+    s->n_rows = 0;
+    int rc = ds_window_foreach(w, window_row, &c);
+    if (rc)
+        return rc < 0 ? rc : -EIO;
+    qsort(s->rows, s->n_rows, sizeof *s->rows, cmp_rows);
+    size_t i = 0;
+    while (i < s->n_rows) {
+        enum ds_dim dim = s->rows[i].dim;
+        size_t keep = dim == DS_DIM_ASN ? TOP_ASN_5M : w->gran == DS_GRAN_5M ? TOP_5M : TOP_1H;
+        struct ds_srow other = {0};
+        size_t j = i, n = 0;
+        for (; j < s->n_rows && s->rows[j].dim == dim; j++, n++) {
+            if (n < keep) {
+                if ((rc = put_stat(s, w->gran, w->idx, dim, s->rows[j].key, &s->rows[j].r, err)) <
+                    0)
+                    return rc;
+            } else {
+                const struct ds_srow *r = &s->rows[j].r;
+                other.packets += r->packets;
+                other.bytes += r->bytes;
+                other.sources += r->sources; /* an upper bound: a host may be in several */
+                other.r_packets += r->r_packets;
+                other.r_bytes += r->r_bytes;
+                other.r_sources += r->r_sources;
+            }
+        }
+        if (n > keep && (rc = put_stat(s, w->gran, w->idx, dim, OTHER_KEY, &other, err)) < 0)
+            return rc;
+        i = j;
+    }
+    if (w->gran == DS_GRAN_5M) {
+        sqlite3_stmt *st = s->st[ST_COVER];
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)w->idx * 300);
+        sqlite3_bind_int64(st, 2, s->ingest);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)w->monitored);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return db_err(s, err, "writing coverage");
+    }
+    return 0;
+}
+
+struct dctx {
+    struct ds_store *s;
+    uint32_t day;
+    struct ds_err *err;
+    uint8_t buf[2][DS_HLL_SERIAL_MAX];
+};
+
+static int daysk_row(void *ctx, enum ds_dim dim, uint32_t key, const struct ds_hll *nr,
+                     const struct ds_hll *r)
+{
+    struct dctx *c = ctx;
+    struct ds_store *s = c->s;
+    int a = ds_hll_serialize(nr, c->buf[0], sizeof c->buf[0]);
+    int b = ds_hll_serialize(r, c->buf[1], sizeof c->buf[1]);
+    if (a < 0 || b < 0)
+        return ds_err_set(c->err, -EINVAL, "cannot serialise a sketch");
+    sqlite3_stmt *st = s->st[ST_SKETCH];
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, c->day);
+    sqlite3_bind_int(st, 2, (int)dim);
+    sqlite3_bind_int64(st, 3, key);
+    sqlite3_bind_int64(st, 4, s->ingest);
+    sqlite3_bind_blob(st, 5, c->buf[0], a, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, c->buf[1], b, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, c->err, "writing day sketches");
+    s->stats.sketch_rows++;
+    return 0;
+}
+
+static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err)
+{
+    struct dctx *c = malloc(sizeof *c);
+    if (!c)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    *c = (struct dctx){.s = ctx, .day = d->day, .err = err};
+    int rc = ds_daysk_foreach(d, daysk_row, c);
+    free(c);
+    return rc < 0 ? rc : rc ? -EIO : 0;
+}
+
+static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    sqlite3_stmt *st = s->st[ST_HOST];
+    for (size_t i = 0; i < n; i++) {
+        const struct ds_host *x = h[i];
+        char addr[DS_ADDR_STRLEN], ports[32] = "", beh[128], cc[3];
+        ds_addr_format(&x->addr, addr);
+        int pl = 0;
+        for (int k = 0; k < 2; k++) {
+            uint16_t have = k ? DS_HF_PORT1 : DS_HF_PORT0, u = k ? DS_HF_PORT1_UDP : DS_HF_PORT0_UDP;
+            if (x->flags & have)
+                pl += snprintf(ports + pl, sizeof ports - (size_t)pl, "%s%s/%u", pl ? "," : "",
+                               x->flags & u ? "udp" : "tcp", x->ports[k]);
+        }
+        ds_host_behaviour_key(x, beh, sizeof beh);
+        ds_country_code(x->country, cc);
+        uint32_t label;
+        const char *research = NULL;
+        if ((x->flags & DS_HF_RESEARCH) && s->scanners &&
+            ds_scanners_lookup(s->scanners, &x->addr, &label))
+            research = ds_scanners_label(s->scanners, label);
+        uint32_t classes = 0;
+        for (int k = 0; k < DS_SEEN_FP0; k++)
+            classes |= (x->seen_d >> k & 1u) << k; /* the day's classes (with the rare ones) */
+        int c = 1;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, c++, addr, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->first_ns);
+        sqlite3_bind_int64(st, c++, s->ingest);
+        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->last_ns);
+        sqlite3_bind_int64(st, c++, (sqlite3_int64)(x->first_ns / 86400000000000ull));
+        sqlite3_bind_int64(st, c++, x->packets);
+        sqlite3_bind_int64(st, c++, x->bytes);
+        sqlite3_bind_int(st, c++, x->protos);
+        for (int k = 0; k < DS_HOST_CLASSES; k++)
+            sqlite3_bind_int(st, c++, x->cls[k]);
+        sqlite3_bind_int(st, c++, (int)classes);
+        for (int k = 0; k < DS_FP_COUNT; k++)
+            sqlite3_bind_int(st, c++, x->fps[k]);
+        sqlite3_bind_int(st, c++, x->nports);
+        sqlite3_bind_text(st, c++, ports, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, c++, ds_host_dsts(x));
+        sqlite3_bind_int(st, c++, !(x->flags & DS_HF_DST_SKETCH));
+        sqlite3_bind_text(st, c++, ds_host_scan_type(x), -1, SQLITE_STATIC);
+        if (research)
+            sqlite3_bind_text(st, c++, research, -1, SQLITE_TRANSIENT);
+        else if (x->flags & DS_HF_RESEARCH)
+            sqlite3_bind_text(st, c++, "research", -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, c++);
+        sqlite3_bind_text(st, c++, cc, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, c++, x->asn);
+        sqlite3_bind_int(st, c++, x->ttl0);
+        sqlite3_bind_int(st, c++, x->ttl_changes);
+        sqlite3_bind_int(st, c++, x->win0);
+        sqlite3_bind_int(st, c++, x->win_changes);
+        sqlite3_bind_text(st, c++, beh, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return db_err(s, err, "writing host profiles");
+        s->stats.host_rows++;
+    }
+    return 0;
+}
+
+static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err)
+{
+    (void)upto;
+    struct ds_store *s = ctx;
+    int rc = exec(s, "COMMIT; BEGIN", err);
+    if (rc == 0)
+        s->stats.commits++;
+    return rc;
+}
