@@ -163,7 +163,8 @@ static int flush_windows(struct ds_collect *c, int g, uint32_t upto)
             return 0;
         best->used = false;
         int rc = 0;
-        if (c->sink && c->sink->window && (rc = c->sink->window(c->sink->ctx, best->w, &c->err)) < 0)
+        if (c->sink && c->sink->window &&
+            (rc = c->sink->window(c->sink->ctx, best->w, &c->err)) < 0)
             return fail(c, rc);
     }
 }
@@ -186,8 +187,7 @@ static int flush_days(struct ds_collect *c, uint32_t upto)
     }
 }
 
-int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h,
-                    uint32_t idx1d)
+int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h, uint32_t idx1d)
 {
     int rc = 0;
     pthread_mutex_lock(&c->mu);

@@ -42,10 +42,12 @@ int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w
 int ds_collect_daysk(struct ds_collect *c, int shard, const struct ds_daysk *d);
 int ds_collect_hosts(struct ds_collect *c, const struct ds_host *const *h, size_t n);
 /* The shard has closed every interval of gran before idx (and every day before day). */
-int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h,
-                    uint32_t idx1d);
+int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h, uint32_t idx1d);
 
 /* The first error, if any (message in c->err). */
-static inline int ds_collect_failed(const struct ds_collect *c) { return c->failed; }
+static inline int ds_collect_failed(const struct ds_collect *c)
+{
+    return c->failed;
+}
 
 #endif

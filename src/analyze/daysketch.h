@@ -18,9 +18,9 @@ static inline bool ds_daysk_dim(enum ds_dim d)
 }
 
 struct ds_daysk_entry {
-    uint64_t k;         /* (dim << 32 | key) + 1; 0 marks an empty slot */
-    struct ds_hll nr;   /* sources that are not research scanners */
-    struct ds_hll r;    /* research-scanner sources */
+    uint64_t k;       /* (dim << 32 | key) + 1; 0 marks an empty slot */
+    struct ds_hll nr; /* sources that are not research scanners */
+    struct ds_hll r;  /* research-scanner sources */
 };
 
 /* Owned by one shard (or the collector); not thread-safe. */

@@ -21,7 +21,10 @@ void ds_country_code(uint16_t idx, char out[3])
 }
 
 /* A destination's sketch hash (salted, so it is independent of the source hash). */
-static uint64_t mix_dst(uint32_t dst) { return ds_mix64((uint64_t)dst ^ 0x9e3779b97f4a7c15ULL); }
+static uint64_t mix_dst(uint32_t dst)
+{
+    return ds_mix64((uint64_t)dst ^ 0x9e3779b97f4a7c15ULL);
+}
 
 /* The 4-bit HyperLogLog registers packed two per byte in h->dst. */
 static unsigned reg_get(const struct ds_host *h, unsigned i)
@@ -119,8 +122,7 @@ static int port_text(char *buf, size_t cap, uint16_t port, bool udp)
 
 int ds_host_behaviour_key(const struct ds_host *h, char *buf, size_t cap)
 {
-    static const char *const proto_names[DS_PROTO_COUNT] = {"tcp", "udp", "icmp", "icmp6",
-                                                            "other"};
+    static const char *const proto_names[DS_PROTO_COUNT] = {"tcp", "udp", "icmp", "icmp6", "other"};
     size_t n = 0;
 #define PUT(...)                                                                                   \
     do {                                                                                           \
@@ -142,8 +144,8 @@ int ds_host_behaviour_key(const struct ds_host *h, char *buf, size_t cap)
     if (inl == 0) {
         PUT("-");
     } else if (h->nports <= 2 && inl == h->nports) {
-        uint32_t a = (uint32_t)!!(h->flags & DS_HF_PORT0_UDP) << 16 | h->ports[0];
-        uint32_t b = (uint32_t)!!(h->flags & DS_HF_PORT1_UDP) << 16 | h->ports[1];
+        uint32_t a = (uint32_t) !!(h->flags & DS_HF_PORT0_UDP) << 16 | h->ports[0];
+        uint32_t b = (uint32_t) !!(h->flags & DS_HF_PORT1_UDP) << 16 | h->ports[1];
         if (inl == 2 && b < a) {
             uint32_t t = a;
             a = b;

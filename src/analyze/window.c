@@ -12,8 +12,8 @@ const uint32_t ds_gran_seconds[DS_GRAN_COUNT] = {300, 3600, 86400};
 const uint32_t ds_gran_per_5m[DS_GRAN_COUNT] = {1, 12, 288};
 
 const char *const ds_dim_names[DS_DIM_COUNT] = {
-    [DS_DIM_TOTAL] = "total", [DS_DIM_PROTO] = "proto",     [DS_DIM_TCP] = "tcp",
-    [DS_DIM_UDP] = "udp",     [DS_DIM_ICMP] = "icmp",       [DS_DIM_ICMP6] = "icmp6",
+    [DS_DIM_TOTAL] = "total",     [DS_DIM_PROTO] = "proto", [DS_DIM_TCP] = "tcp",
+    [DS_DIM_UDP] = "udp",         [DS_DIM_ICMP] = "icmp",   [DS_DIM_ICMP6] = "icmp6",
     [DS_DIM_COUNTRY] = "country", [DS_DIM_ASN] = "asn",     [DS_DIM_CLASS] = "class",
     [DS_DIM_FP] = "fingerprint",
 };
@@ -170,7 +170,10 @@ int ds_window_add(struct ds_window *dst, const struct ds_window *src, bool traff
     return 0;
 }
 
-static bool row_used(const struct ds_srow *r) { return r->packets || r->sources; }
+static bool row_used(const struct ds_srow *r)
+{
+    return r->packets || r->sources;
+}
 
 int ds_window_foreach(const struct ds_window *w, ds_window_row_fn fn, void *ctx)
 {

@@ -11,9 +11,9 @@
 #include "analyze/host.h"
 
 enum ds_gran { DS_GRAN_5M = 0, DS_GRAN_1H, DS_GRAN_1D, DS_GRAN_COUNT };
-extern const char *const ds_gran_names[DS_GRAN_COUNT];    /* "5m", "1h", "1d" */
-extern const uint32_t ds_gran_seconds[DS_GRAN_COUNT];      /* 300, 3600, 86400 */
-extern const uint32_t ds_gran_per_5m[DS_GRAN_COUNT];       /* 1, 12, 288 */
+extern const char *const ds_gran_names[DS_GRAN_COUNT]; /* "5m", "1h", "1d" */
+extern const uint32_t ds_gran_seconds[DS_GRAN_COUNT];  /* 300, 3600, 86400 */
+extern const uint32_t ds_gran_per_5m[DS_GRAN_COUNT];   /* 1, 12, 288 */
 
 /* Dimensions; the key's meaning depends on it (docs/store.md). */
 enum ds_dim {
@@ -52,10 +52,10 @@ struct ds_asn_row {
 /* Owned by one shard thread (or the collector that merges shards); not thread-safe. */
 struct ds_window {
     enum ds_gran gran;
-    uint32_t idx; /* interval number: start = idx * ds_gran_seconds[gran] */
+    uint32_t idx;       /* interval number: start = idx * ds_gran_seconds[gran] */
     uint64_t monitored; /* monitored IPv4 addresses during the interval (set by the engine) */
-    struct ds_srow total, proto[DS_PROTO_COUNT], icmp[2][256], cls[DS_CLASS_COUNT],
-        fp[DS_FP_COUNT], country[DS_COUNTRY_SLOTS], asn0;
+    struct ds_srow total, proto[DS_PROTO_COUNT], icmp[2][256], cls[DS_CLASS_COUNT], fp[DS_FP_COUNT],
+        country[DS_COUNTRY_SLOTS], asn0;
     struct ds_prow (*port)[65536]; /* [0] tcp, [1] udp */
     uint32_t *touched;             /* port keys (udp << 16 | port) with a row in use */
     size_t n_touched, cap_touched;

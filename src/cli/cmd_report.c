@@ -192,8 +192,9 @@ static int report_run(int argc, char **argv)
     const char *kind = pos.v[0];
     bool needs_arg = !strcmp(kind, "port") || !strcmp(kind, "host");
     if (pos.n != (needs_arg ? 2u : 1u)) {
-        fprintf(stderr, needs_arg ? "darkscope report %s: give one %s\n"
-                                  : "darkscope report %s: unexpected argument '%s'\n",
+        fprintf(stderr,
+                needs_arg ? "darkscope report %s: give one %s\n"
+                          : "darkscope report %s: unexpected argument '%s'\n",
                 kind, needs_arg ? (!strcmp(kind, "port") ? "port number" : "address") : pos.v[1]);
         goto done;
     }
@@ -248,8 +249,9 @@ static int report_run(int argc, char **argv)
         rc = ds_query_host(store, pos.v[1], &out, &err);
         csv_list = "timeline";
     } else {
-        fprintf(stderr, "darkscope report: unknown report '%s' (year, ports, countries, asns, "
-                        "port N, hosts, host ADDR)\n",
+        fprintf(stderr,
+                "darkscope report: unknown report '%s' (year, ports, countries, asns, "
+                "port N, hosts, host ADDR)\n",
                 kind);
         status = DS_EXIT_USAGE;
         goto done;

@@ -40,8 +40,14 @@ static int prepare(struct ds_store *s, const char *sql, sqlite3_stmt **st, struc
     return 0;
 }
 
-static int64_t floor_to(int64_t t, int64_t unit) { return t - ((t % unit) + unit) % unit; }
-static int64_t ceil_to(int64_t t, int64_t unit) { return floor_to(t + unit - 1, unit); }
+static int64_t floor_to(int64_t t, int64_t unit)
+{
+    return t - ((t % unit) + unit) % unit;
+}
+static int64_t ceil_to(int64_t t, int64_t unit)
+{
+    return floor_to(t + unit - 1, unit);
+}
 
 static int resolve(struct ds_store *s, const struct ds_period *p, struct span *sp,
                    struct ds_err *err)
@@ -179,8 +185,10 @@ static int sources_of(struct ds_store *s, const struct span *sp, enum ds_dim dim
         return 0;
     }
     if (!ds_daysk_dim(dim)) /* no sketches for this dimension (docs/store.md) */
-        return ds_err_set(err, -ENOTSUP, "unique sources of %s over several intervals need day "
-                          "sketches, which are not kept for it", ds_dim_names[dim]);
+        return ds_err_set(err, -ENOTSUP,
+                          "unique sources of %s over several intervals need day "
+                          "sketches, which are not kept for it",
+                          ds_dim_names[dim]);
     return sketch_union(s, sp, dim, key, exclude_research, out, exact, err);
 }
 
@@ -219,7 +227,10 @@ static int sums_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, u
     return 0;
 }
 
-static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
 
 /* One row of the yearly table over a span. */
 static int year_row(struct ds_store *s, const struct span *sp, bool excl, json_t *o,
@@ -245,7 +256,8 @@ static int year_row(struct ds_store *s, const struct span *sp, bool excl, json_t
     json_object_set_new(o, "research_packets", json_integer((json_int_t)t.r_packets));
     json_object_set_new(o, "research_share",
                         json_real(ratio((double)t.r_packets, (double)t.packets) * 100));
-    json_object_set_new(o, "bytes", json_integer((json_int_t)(excl ? t.bytes - t.r_bytes : t.bytes)));
+    json_object_set_new(o, "bytes",
+                        json_integer((json_int_t)(excl ? t.bytes - t.r_bytes : t.bytes)));
     return 0;
 }
 
@@ -264,7 +276,8 @@ int ds_query_year(struct ds_store *s, const struct ds_period *p, bool exclude_re
     if ((rc = year_row(s, &sp, exclude_research, o, err)) < 0)
         goto fail;
     /* one row per calendar year the period touches (NICTER's table) */
-    for (int64_t y = ds_time_year_start(sp.from); y < sp.to && !sp.empty; y = ds_time_next_year(y)) {
+    for (int64_t y = ds_time_year_start(sp.from); y < sp.to && !sp.empty;
+         y = ds_time_next_year(y)) {
         struct span ys = sp;
         ys.from = y > sp.from ? y : sp.from;
         ys.to = ds_time_next_year(y) < sp.to ? ds_time_next_year(y) : sp.to;
@@ -447,8 +460,8 @@ int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds
     uint64_t tot_src = 0;
     bool tot_exact;
     if ((rc = sums_of(s, &sp, DS_DIM_TOTAL, 0, &tot, err)) < 0 ||
-        (rc = sources_of(s, &sp, DS_DIM_TOTAL, 0, o->exclude_research, &tot_src, &tot_exact,
-                         err)) < 0)
+        (rc = sources_of(s, &sp, DS_DIM_TOTAL, 0, o->exclude_research, &tot_src, &tot_exact, err)) <
+            0)
         goto out;
     uint64_t tot_pk = o->exclude_research ? tot.packets - tot.r_packets : tot.packets;
     list = json_array();
@@ -528,7 +541,8 @@ int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp
             json_object_set_new(m, "month", json_string(buf));
             json_object_set_new(m, "packets", json_integer((json_int_t)m_pk));
             json_object_set_new(m, "days", json_integer((json_int_t)days));
-            json_object_set_new(m, "sources_per_day", json_real(ratio((double)m_src, (double)days)));
+            json_object_set_new(m, "sources_per_day",
+                                json_real(ratio((double)m_src, (double)days)));
             json_object_set_new(m, "sources_exact", json_boolean(m_exact));
             json_array_append_new(months, m);
             m_pk = m_src = days = 0;
@@ -570,9 +584,9 @@ int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp
 
 /* ------------------------------------------------------------------ hosts ---------------- */
 
-static const char *const host_cols[] = {"tcp_syn",     "backscatter", "icmp_request", "udp",
-                                        "amp_probe",   "spoofed_hint", "mirai",       "zmap",
-                                        "masscan",     "nmap",        "unicornscan"};
+static const char *const host_cols[] = {"tcp_syn",   "backscatter",  "icmp_request", "udp",
+                                        "amp_probe", "spoofed_hint", "mirai",        "zmap",
+                                        "masscan",   "nmap",         "unicornscan"};
 #define N_HOST_COLS (sizeof host_cols / sizeof host_cols[0])
 
 /* The JSON of a host profile from an aggregate row: columns addr, first, last, packets,
@@ -585,12 +599,12 @@ static json_t *host_json(sqlite3_stmt *st)
     char a[40], b[40];
     int c = 0;
     json_object_set_new(h, "address", json_string((const char *)sqlite3_column_text(st, c++)));
-    json_object_set_new(h, "first_seen",
-                        json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, c++), a,
-                                                      sizeof a)));
-    json_object_set_new(h, "last_seen",
-                        json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, c++), b,
-                                                      sizeof b)));
+    json_object_set_new(
+        h, "first_seen",
+        json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, c++), a, sizeof a)));
+    json_object_set_new(
+        h, "last_seen",
+        json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, c++), b, sizeof b)));
     json_object_set_new(h, "packets", json_integer(sqlite3_column_int64(st, c++)));
     json_object_set_new(h, "bytes", json_integer(sqlite3_column_int64(st, c++)));
     int pm = sqlite3_column_int(st, c++);
@@ -630,17 +644,17 @@ static json_t *host_json(sqlite3_stmt *st)
 /* Aggregates host segments: sums of counters, extremes of times, the latest descriptive
  * fields (scan type "both" wins over one direction, which wins over none). */
 #define HOST_AGG                                                                                   \
-    "addr, MIN(first_ns), MAX(last_ns), SUM(packets), SUM(bytes), bitor(protos), "                    \
+    "addr, MIN(first_ns), MAX(last_ns), SUM(packets), SUM(bytes), bitor(protos), "                 \
     "SUM(tcp_syn), SUM(backscatter), SUM(icmp_request), SUM(udp), SUM(amp_probe), "                \
     "SUM(spoofed_hint), SUM(mirai), SUM(zmap), SUM(masscan), SUM(nmap), SUM(unicornscan), "        \
-    "bitor(classes), SUM(nports), MAX(ports), MAX(dsts), MIN(dsts_exact), "                            \
+    "bitor(classes), SUM(nports), MAX(ports), MAX(dsts), MIN(dsts_exact), "                        \
     "CASE WHEN SUM(scan = 'both') > 0 OR (SUM(scan = 'horizontal') > 0 AND "                       \
     "SUM(scan = 'vertical') > 0) THEN 'both' WHEN SUM(scan = 'horizontal') > 0 THEN 'horizontal' " \
     "WHEN SUM(scan = 'vertical') > 0 THEN 'vertical' ELSE 'none' END, "                            \
     "MAX(research), MAX(country), MAX(asn), MAX(behaviour), COUNT(*)"
 
-int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top,
-                   bool exclude_research, json_t **out, struct ds_err *err)
+int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bool exclude_research,
+                   json_t **out, struct ds_err *err)
 {
     struct span sp;
     int rc = resolve(s, p, &sp, err);
@@ -679,8 +693,8 @@ int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_
         return rc;
     ds_addr_format(&a, canon);
     sqlite3_stmt *st;
-    if ((rc = prepare(s, "SELECT " HOST_AGG " FROM host WHERE addr = ? GROUP BY addr",
-                      &st, err)) < 0)
+    if ((rc = prepare(s, "SELECT " HOST_AGG " FROM host WHERE addr = ? GROUP BY addr", &st, err)) <
+        0)
         return rc;
     sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
     json_t *h = NULL;
@@ -703,12 +717,12 @@ int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_
     while (sqlite3_step(st) == SQLITE_ROW) {
         json_t *seg = json_object();
         char b1[40], b2[40];
-        json_object_set_new(seg, "first_seen",
-                            json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, 0), b1,
-                                                          sizeof b1)));
-        json_object_set_new(seg, "last_seen",
-                            json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, 1), b2,
-                                                          sizeof b2)));
+        json_object_set_new(
+            seg, "first_seen",
+            json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, 0), b1, sizeof b1)));
+        json_object_set_new(
+            seg, "last_seen",
+            json_string(ds_time_format_ns((uint64_t)sqlite3_column_int64(st, 1), b2, sizeof b2)));
         json_object_set_new(seg, "packets", json_integer(sqlite3_column_int64(st, 2)));
         pm |= sqlite3_column_int(st, 3);
         cm |= sqlite3_column_int(st, 4);
@@ -716,7 +730,8 @@ int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_
                             json_string((const char *)sqlite3_column_text(st, 5)));
         json_object_set_new(seg, "ports_distinct", json_integer(sqlite3_column_int64(st, 6)));
         json_object_set_new(seg, "destinations", json_integer(sqlite3_column_int64(st, 7)));
-        json_object_set_new(seg, "scan_type", json_string((const char *)sqlite3_column_text(st, 8)));
+        json_object_set_new(seg, "scan_type",
+                            json_string((const char *)sqlite3_column_text(st, 8)));
         json_object_set_new(seg, "behaviour_key",
                             json_string((const char *)sqlite3_column_text(st, 9)));
         json_object_set_new(seg, "ingest", json_integer(sqlite3_column_int64(st, 10)));

@@ -36,8 +36,8 @@ int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds
                   json_t **out, struct ds_err *err);
 int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp, uint16_t port,
                           bool exclude_research, json_t **out, struct ds_err *err);
-int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top,
-                   bool exclude_research, json_t **out, struct ds_err *err);
+int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bool exclude_research,
+                   json_t **out, struct ds_err *err);
 int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_err *err);
 
 #endif

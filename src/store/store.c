@@ -86,7 +86,7 @@ struct ds_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[ST_COUNT];
-    int64_t ingest;  /* current ingest id, 0 when none */
+    int64_t ingest; /* current ingest id, 0 when none */
     bool in_tx;
     const struct ds_scanners *scanners;
     struct ds_sink sink;
@@ -107,8 +107,11 @@ struct row {
 static int db_err(struct ds_store *s, struct ds_err *err, const char *what)
 {
     int code = sqlite3_errcode(s->db);
-    int rc = code == SQLITE_FULL ? -ENOSPC : code == SQLITE_NOMEM ? -ENOMEM
-             : code == SQLITE_READONLY ? -EROFS : code == SQLITE_BUSY ? -EBUSY : -EIO;
+    int rc = code == SQLITE_FULL       ? -ENOSPC
+             : code == SQLITE_NOMEM    ? -ENOMEM
+             : code == SQLITE_READONLY ? -EROFS
+             : code == SQLITE_BUSY     ? -EBUSY
+                                       : -EIO;
     return ds_err_set(err, rc, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
@@ -158,23 +161,28 @@ static int migrate(struct ds_store *s, bool readonly, struct ds_err *err)
         (rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables, err)) < 0)
         return rc;
     if (app != APP_ID && tables > 0)
-        return ds_err_set(err, -EINVAL, "%s: not a darkscope store (an SQLite database of %" PRId64
-                          " tables without darkscope's application id)", s->path, tables);
+        return ds_err_set(err, -EINVAL,
+                          "%s: not a darkscope store (an SQLite database of %" PRId64
+                          " tables without darkscope's application id)",
+                          s->path, tables);
     if (ver > DS_STORE_SCHEMA_VERSION)
-        return ds_err_set(err, -EINVAL, "%s: schema version %" PRId64
-                          " is newer than this darkscope's %d: upgrade darkscope", s->path, ver,
-                          DS_STORE_SCHEMA_VERSION);
+        return ds_err_set(err, -EINVAL,
+                          "%s: schema version %" PRId64
+                          " is newer than this darkscope's %d: upgrade darkscope",
+                          s->path, ver, DS_STORE_SCHEMA_VERSION);
     if (ver == DS_STORE_SCHEMA_VERSION)
         return 0;
     if (readonly)
-        return ds_err_set(err, -EROFS, "%s: schema version %" PRId64
-                          " needs a migration; open it once for writing", s->path, ver);
+        return ds_err_set(err, -EROFS,
+                          "%s: schema version %" PRId64
+                          " needs a migration; open it once for writing",
+                          s->path, ver);
     for (int64_t v = ver; v < DS_STORE_SCHEMA_VERSION; v++) {
         char sql[96];
         if ((rc = exec(s, "BEGIN IMMEDIATE", err)) < 0)
             return rc;
-        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%" PRId64,
-                 APP_ID, v + 1);
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%" PRId64, APP_ID,
+                 v + 1);
         if ((rc = exec(s, MIGRATIONS[v], err)) < 0 || (rc = exec(s, sql, err)) < 0 ||
             (rc = exec(s, "COMMIT", err)) < 0) {
             exec(s, "ROLLBACK", NULL);
@@ -231,8 +239,10 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
         rc = -EINVAL;
         goto out;
     }
-    if (!readonly && (rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                   "PRAGMA foreign_keys=ON;", err)) < 0)
+    if (!readonly && (rc = exec(s,
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                "PRAGMA foreign_keys=ON;",
+                                err)) < 0)
         goto out;
     if ((rc = migrate(s, readonly, err)) < 0)
         goto out;
@@ -269,11 +279,20 @@ void ds_store_close(struct ds_store *s)
     free(s);
 }
 
-struct sqlite3 *ds_store_db(struct ds_store *s) { return s->db; }
+struct sqlite3 *ds_store_db(struct ds_store *s)
+{
+    return s->db;
+}
 
-const struct ds_sink *ds_store_sink(struct ds_store *s) { return &s->sink; }
+const struct ds_sink *ds_store_sink(struct ds_store *s)
+{
+    return &s->sink;
+}
 
-void ds_store_get_stats(const struct ds_store *s, struct ds_store_stats *st) { *st = s->stats; }
+void ds_store_get_stats(const struct ds_store *s, struct ds_store_stats *st)
+{
+    *st = s->stats;
+}
 
 /* ------------------------------------------------------------------ file identity -------- */
 
@@ -395,8 +414,9 @@ int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info,
             int r;
             while ((r = sqlite3_step(st)) == SQLITE_ROW) {
                 int64_t old = sqlite3_column_int64(st, 0);
-                ds_warn("store", "%s: replacing unfinished ingest %" PRId64
-                        " (interrupted or failed) of %s", s->path, old, info->files[i].path);
+                ds_warn("store",
+                        "%s: replacing unfinished ingest %" PRId64 " (interrupted or failed) of %s",
+                        s->path, old, info->files[i].path);
                 sqlite3_reset(st);
                 if ((rc = drop_ingest(s, old, err)) < 0)
                     goto out;
@@ -536,8 +556,8 @@ static int window_row(void *ctx, enum ds_dim dim, uint32_t key, const struct ds_
 {
     struct wctx *c = ctx;
     struct ds_store *s = c->s;
-    bool ranked = c->w->gran != DS_GRAN_1D &&
-                  (dim == DS_DIM_TCP || dim == DS_DIM_UDP || (dim == DS_DIM_ASN && c->w->gran == DS_GRAN_5M));
+    bool ranked = c->w->gran != DS_GRAN_1D && (dim == DS_DIM_TCP || dim == DS_DIM_UDP ||
+                                               (dim == DS_DIM_ASN && c->w->gran == DS_GRAN_5M));
     if (!ranked)
         return put_stat(s, c->w->gran, c->w->idx, dim, key, r, c->err);
     if (s->n_rows == s->cap_rows) {
@@ -661,7 +681,8 @@ static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struc
         ds_addr_format(&x->addr, addr);
         int pl = 0;
         for (int k = 0; k < 2; k++) {
-            uint16_t have = k ? DS_HF_PORT1 : DS_HF_PORT0, u = k ? DS_HF_PORT1_UDP : DS_HF_PORT0_UDP;
+            uint16_t have = k ? DS_HF_PORT1 : DS_HF_PORT0,
+                     u = k ? DS_HF_PORT1_UDP : DS_HF_PORT0_UDP;
             if (x->flags & have)
                 pl += snprintf(ports + pl, sizeof ports - (size_t)pl, "%s%s/%u", pl ? "," : "",
                                x->flags & u ? "udp" : "tcp", x->ports[k]);

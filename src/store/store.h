@@ -46,11 +46,11 @@ int ds_store_files_done(struct ds_store *s, const struct ds_ingest_file *f, size
                         int64_t *by_ingest, struct ds_err *err);
 
 struct ds_ingest_info {
-    const char *darknet;        /* the monitored prefixes, as text */
-    uint64_t monitored;         /* IPv4 addresses */
+    const char *darknet; /* the monitored prefixes, as text */
+    uint64_t monitored;  /* IPv4 addresses */
     int threads;
     const struct ds_ingest_file *files;
-    size_t n_files;             /* 0 for live capture or standard input */
+    size_t n_files;                     /* 0 for live capture or standard input */
     const struct ds_scanners *scanners; /* labels for research hosts, or NULL */
 };
 

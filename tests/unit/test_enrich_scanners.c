@@ -207,9 +207,10 @@ static void test_repo_list(void **st)
     if (rc < 0)
         fail_msg("%s", err.msg);
     assert_int_equal(ds_scanners_finish(s, &err), 0);
-    assert_int_equal(ds_scanners_prefix_count(s), 327);
+    assert_int_equal(ds_scanners_prefix_count(s), 328);
     assert_int_equal(ds_scanners_duplicate_count(s), 0);
-    assert_int_equal(ds_scanners_label_count(s), 9);
+    assert_int_equal(ds_scanners_label_count(s), 10);
+    assert_string_equal(who(s, "137.226.113.40"), "RWTH Aachen");
     assert_string_equal(who(s, "162.142.125.10"), "Censys");
     assert_string_equal(who(s, "2602:80d:1003::5"), "Censys");
     assert_string_equal(who(s, "71.6.233.9"), "Rapid7 Project Sonar");
