@@ -149,6 +149,18 @@ int ds_collect_hosts(struct ds_collect *c, const struct ds_host *const *h, size_
     return rc;
 }
 
+int ds_collect_top(struct ds_collect *c, uint32_t day, const struct ds_host_top *t, size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->failed)
+        rc = c->failed;
+    else if (c->sink && c->sink->top && (rc = c->sink->top(c->sink->ctx, day, t, n, &c->err)) < 0)
+        fail(c, rc);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 /* Hands every pending interval of gran before `upto` to the sink, oldest first. */
 static int flush_windows(struct ds_collect *c, int g, uint32_t upto)
 {

@@ -41,6 +41,8 @@ void ds_collect_free(struct ds_collect *c);
 int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w);
 int ds_collect_daysk(struct ds_collect *c, int shard, const struct ds_daysk *d);
 int ds_collect_hosts(struct ds_collect *c, const struct ds_host *const *h, size_t n);
+/* One shard's top hosts of a day (straight to the sink: shards' lists are disjoint). */
+int ds_collect_top(struct ds_collect *c, uint32_t day, const struct ds_host_top *t, size_t n);
 /* The shard has closed every interval of gran before idx (and every day before day). */
 int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h, uint32_t idx1d);
 

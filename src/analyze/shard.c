@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define NS_PER_5M 300000000000ull
-#define FLUSH_BATCH 4096
+#define FLUSH_BATCH (1u << 20) /* profiles per write: sorted together, they go in faster */
 
 int ds_shard_init(struct ds_shard *s, int id, const struct ds_shard_config *cfg,
                   struct ds_collect *collect, struct ds_err *err)
@@ -60,6 +60,8 @@ void ds_shard_free(struct ds_shard *s)
         ds_daysk_free(&s->dsk);
     free(s->flush);
     s->flush = NULL;
+    free(s->dayx);
+    s->dayx = NULL;
 }
 
 /* ------------------------------------------------------------------ profile segments ----- */
@@ -86,11 +88,46 @@ static void flush_out(struct ds_shard *s)
     s->n_flush = 0;
 }
 
-/* Ends the host's current segment (it goes to the store with the next flush_out). */
-static void segment_end(struct ds_shard *s, struct ds_host *h)
+static struct ds_host_top *dayx_slot(struct ds_host_top *t, size_t mask, const struct ds_addr *a)
+{
+    size_t i = ds_hash_addr16(a->b) & mask;
+    while (t[i].packets && !ds_addr_eq(&t[i].addr, a))
+        i = (i + 1) & mask;
+    return &t[i];
+}
+
+/* Remembers packets of a segment that ends before its day does. */
+static void dayx_add(struct ds_shard *s, const struct ds_addr *a, uint64_t packets)
+{
+    if ((s->dayx_count + 1) * 4 > (s->dayx_mask + 1) * 3 || !s->dayx) {
+        size_t cap = s->dayx ? (s->dayx_mask + 1) * 2 : 256;
+        struct ds_host_top *n = calloc(cap, sizeof *n);
+        if (!n)
+            return; /* the top list may then miss part of a host's day */
+        for (size_t i = 0; s->dayx && i <= s->dayx_mask; i++)
+            if (s->dayx[i].packets)
+                *dayx_slot(n, cap - 1, &s->dayx[i].addr) = s->dayx[i];
+        free(s->dayx);
+        s->dayx = n;
+        s->dayx_mask = cap - 1;
+    }
+    struct ds_host_top *e = dayx_slot(s->dayx, s->dayx_mask, a);
+    if (!e->packets) {
+        e->addr = *a;
+        s->dayx_count++;
+    }
+    e->packets += packets;
+}
+
+/* Ends the host's current segment (it goes to the store with the next flush_out). `early`:
+ * before its day ends (saturation, eviction), so the day's top list must remember it. */
+static void segment_end(struct ds_shard *s, struct ds_host *h, bool early)
 {
     if (!h->packets)
         return;
+    if (early && s->collect && h->stamp != DS_HOST_NEVER && s->open &&
+        h->stamp / 288 == s->w[DS_GRAN_1D].idx)
+        dayx_add(s, &h->addr, h->packets);
     /* the current 5 minutes count for the scan type too */
     if (h->win_dsts >= s->cfg->hscan_dsts)
         h->flags |= DS_HF_HSCAN;
@@ -127,7 +164,71 @@ struct sweep {
 
 static void end_all(void *ctx, struct ds_host *h)
 {
-    segment_end(ctx, h);
+    segment_end(ctx, h, false);
+}
+
+struct topc {
+    struct ds_host_top *v;
+    size_t n, cap;
+};
+
+static void top_collect(void *ctx, struct ds_host *h)
+{
+    struct topc *t = ctx;
+    if (!h->packets || t->n == t->cap)
+        return;
+    t->v[t->n].addr = h->addr;
+    t->v[t->n++].packets = h->packets;
+}
+
+static int cmp_top_addr(const void *a, const void *b)
+{
+    return memcmp(&((const struct ds_host_top *)a)->addr, &((const struct ds_host_top *)b)->addr,
+                  sizeof(struct ds_addr));
+}
+
+static int cmp_top_packets(const void *a, const void *b)
+{
+    const struct ds_host_top *x = a, *y = b;
+    if (x->packets != y->packets)
+        return x->packets > y->packets ? -1 : 1;
+    return cmp_top_addr(a, b);
+}
+
+/* Hands the day's busiest hosts (current segments plus what ended early) to the collector,
+ * before the day's segments end. */
+static void day_top(struct ds_shard *s, uint32_t day)
+{
+    struct topc t = {.cap = ds_hosttab_count(&s->hosts) + s->dayx_count};
+    t.v = malloc((t.cap ? t.cap : 1) * sizeof *t.v);
+    if (!t.v) {
+        fail(s, -ENOMEM);
+        return;
+    }
+    ds_hosttab_foreach(&s->hosts, top_collect, &t);
+    for (size_t i = 0; s->dayx && i <= s->dayx_mask && t.n < t.cap; i++)
+        if (s->dayx[i].packets)
+            t.v[t.n++] = s->dayx[i];
+    /* one row per host: sum what the two sources hold for the same address */
+    qsort(t.v, t.n, sizeof *t.v, cmp_top_addr);
+    size_t m = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        if (m && ds_addr_eq(&t.v[m - 1].addr, &t.v[i].addr))
+            t.v[m - 1].packets += t.v[i].packets;
+        else
+            t.v[m++] = t.v[i];
+    }
+    qsort(t.v, m, sizeof *t.v, cmp_top_packets);
+    size_t k = m < DS_HOST_TOP_PER_DAY ? m : DS_HOST_TOP_PER_DAY;
+    if (k && !s->failed) {
+        int rc = ds_collect_top(s->collect, day, t.v, k);
+        if (rc < 0)
+            fail(s, rc);
+    }
+    free(t.v);
+    if (s->dayx)
+        memset(s->dayx, 0, (s->dayx_mask + 1) * sizeof *s->dayx);
+    s->dayx_count = 0;
 }
 
 static void pick_idle(void *ctx, struct ds_host *h)
@@ -184,7 +285,7 @@ static void evict(struct ds_shard *s, uint32_t now)
         return;
     ds_hosttab_foreach(&s->hosts, pick_idle, &w);
     for (size_t i = 0; i < w.n; i++)
-        segment_end(s, w.victims[i]);
+        segment_end(s, w.victims[i], true);
     flush_out(s); /* the profiles are written before their slots are reused */
     for (size_t i = 0; i < w.n; i++) {
         struct ds_host *h = w.victims[i];
@@ -238,6 +339,7 @@ static void advance(struct ds_shard *s, uint32_t now)
                 fail(s, rc);
         }
         /* profiles are stored per day: every host with packets ends its segment */
+        day_top(s, old / 288);
         ds_hosttab_foreach(&s->hosts, end_all, s);
         flush_out(s);
         ds_window_reset(wd, now / 288);
@@ -266,6 +368,8 @@ int ds_shard_finish(struct ds_shard *s)
                 fail(s, rc);
         }
     }
+    if (s->collect && s->open)
+        day_top(s, s->w[DS_GRAN_1D].idx);
     ds_hosttab_foreach(&s->hosts, end_all, s);
     flush_out(s);
     if (s->collect && !s->failed) {
@@ -425,7 +529,7 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
     }
 
     if (would_saturate(host, p)) {
-        segment_end(s, host);
+        segment_end(s, host, true);
         flush_out(s); /* at once: the counters must restart before this packet */
     }
     bool research = host->flags & DS_HF_RESEARCH;

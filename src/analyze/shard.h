@@ -42,6 +42,10 @@ struct ds_shard {
     bool open;                    /* the windows hold an interval */
     const struct ds_host **flush; /* profiles waiting to go to the collector */
     size_t n_flush, cap_flush;
+    /* packets of hosts whose segment ended early today (saturated counters, forced
+     * eviction), so the day's top list counts their whole day */
+    struct ds_host_top *dayx;
+    size_t dayx_mask, dayx_count;
     uint64_t evicted, evicted_active; /* evictions; of them, hosts seen the same day */
     uint64_t segments;                /* profile segments flushed */
     int failed;                       /* the collector's error, sticky */

@@ -10,6 +10,14 @@
 #include "analyze/window.h"
 #include "core/err.h"
 
+/* A day's packet count of one host. */
+struct ds_host_top {
+    struct ds_addr addr;
+    uint64_t packets;
+};
+
+#define DS_HOST_TOP_PER_DAY 1000 /* busiest hosts kept per day (and shard) */
+
 /*
  * Called by the collector with its lock held, so from one thread at a time (possibly a
  * different shard thread each call). Every call returns 0 or a negative code with err set;
@@ -23,6 +31,9 @@ struct ds_sink {
     int (*daysk)(void *ctx, const struct ds_daysk *d, struct ds_err *err);
     /* flushed profile segments of one shard (each with packets > 0) */
     int (*hosts)(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err);
+    /* the busiest hosts of a day (of one shard; the shards' lists together hold the day's
+     * top hosts), for rankings over long periods */
+    int (*top)(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n, struct ds_err *err);
     /* every 5-minute interval before `upto` is complete in the sink: a commit point */
     int (*checkpoint)(void *ctx, uint32_t upto, struct ds_err *err);
 };

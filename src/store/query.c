@@ -653,6 +653,32 @@ static json_t *host_json(sqlite3_stmt *st)
     "WHEN SUM(scan = 'vertical') > 0 THEN 'vertical' ELSE 'none' END, "                            \
     "MAX(research), MAX(country), MAX(asn), MAX(behaviour), COUNT(*)"
 
+/* One host's aggregate over [day0, day1) (HOST_AGG columns), or NULL when it has none. */
+static json_t *host_profile(struct ds_store *s, const struct ds_addr *a, int64_t day0, int64_t day1,
+                            struct ds_err *err)
+{
+    char canon[DS_ADDR_STRLEN];
+    ds_addr_format(a, canon);
+    sqlite3_stmt *st;
+    if (prepare(s,
+                "SELECT " HOST_AGG " FROM host WHERE addrkey = ? AND addr = ? AND day >= ?"
+                " AND day < ? GROUP BY addr",
+                &st, err) < 0)
+        return NULL;
+    sqlite3_bind_int64(st, 1, ds_store_addr_key(a));
+    sqlite3_bind_text(st, 2, canon, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, day0);
+    sqlite3_bind_int64(st, 4, day1);
+    json_t *h = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        h = host_json(st);
+    sqlite3_finalize(st);
+    return h;
+}
+
+/* Top hosts by packets. A period of one day ranks every stored profile of that day; longer
+ * periods rank the union of the days' top lists (each day keeps its busiest
+ * DS_HOST_TOP_PER_DAY hosts per shard), then aggregate each candidate's profile. */
 int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bool exclude_research,
                    json_t **out, struct ds_err *err)
 {
@@ -660,28 +686,59 @@ int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bo
     int rc = resolve(s, p, &sp, err);
     if (rc < 0)
         return rc;
-    char sql[2048];
-    snprintf(sql, sizeof sql,
-             "SELECT " HOST_AGG " FROM host WHERE day >= ? AND day < ? %s"
-             " GROUP BY addr ORDER BY SUM(packets) DESC, addr LIMIT ?",
-             exclude_research ? "AND research IS NULL" : "");
+    int64_t d0 = floor_to(sp.from, DAY) / DAY, d1 = ceil_to(sp.to, DAY) / DAY;
     sqlite3_stmt *st;
-    if ((rc = prepare(s, sql, &st, err)) < 0)
-        return rc;
-    sqlite3_bind_int64(st, 1, floor_to(sp.from, DAY) / DAY);
-    sqlite3_bind_int64(st, 2, ceil_to(sp.to, DAY) / DAY);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)top);
     json_t *list = json_array();
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(list, host_json(st));
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        json_decref(list);
-        return q_err(s, err, "ranking hosts");
+    if (d1 - d0 <= 1) {
+        char sql[2048];
+        snprintf(sql, sizeof sql,
+                 "SELECT " HOST_AGG " FROM host WHERE day >= ? AND day < ? %s"
+                 " GROUP BY addr ORDER BY SUM(packets) DESC, addr LIMIT ?",
+                 exclude_research ? "AND research IS NULL" : "");
+        if ((rc = prepare(s, sql, &st, err)) < 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, d0);
+        sqlite3_bind_int64(st, 2, d1);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)top);
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW)
+            json_array_append_new(list, host_json(st));
+        sqlite3_finalize(st);
+        if (r != SQLITE_DONE) {
+            rc = q_err(s, err, "ranking hosts");
+            goto fail;
+        }
+        *out = list;
+        return 0;
     }
+    /* research hosts are filtered after the profile lookup: ask for more candidates */
+    size_t want = exclude_research ? top * 2 + 64 : top;
+    if ((rc = prepare(s,
+                      "SELECT addr FROM host_top WHERE day >= ? AND day < ? GROUP BY addr"
+                      " ORDER BY SUM(packets) DESC, addr LIMIT ?",
+                      &st, err)) < 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, d0);
+    sqlite3_bind_int64(st, 2, d1);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)want);
+    while (sqlite3_step(st) == SQLITE_ROW && json_array_size(list) < top) {
+        struct ds_addr a;
+        if (ds_addr_parse(&a, (const char *)sqlite3_column_text(st, 0), NULL) < 0)
+            continue;
+        json_t *h = host_profile(s, &a, d0, d1, err);
+        if (!h)
+            continue;
+        if (exclude_research && !json_is_null(json_object_get(h, "research")))
+            json_decref(h);
+        else
+            json_array_append_new(list, h);
+    }
+    sqlite3_finalize(st);
     *out = list;
     return 0;
+fail:
+    json_decref(list);
+    return rc;
 }
 
 int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_err *err)
@@ -706,12 +763,14 @@ int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_
     /* the masks (protocols, rare classes), OR-ed over segments, and the timeline */
     if ((rc = prepare(s,
                       "SELECT first_ns, last_ns, packets, protos, classes, ports, nports, dsts,"
-                      " scan, behaviour, ingest FROM host WHERE addr = ? ORDER BY first_ns",
+                      " scan, behaviour, ingest FROM host WHERE addrkey = ? AND addr = ?"
+                      " ORDER BY first_ns",
                       &st, err)) < 0) {
         json_decref(h);
         return rc;
     }
-    sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, ds_store_addr_key(&a));
+    sqlite3_bind_text(st, 2, canon, -1, SQLITE_STATIC);
     json_t *tl = json_array();
     int pm = 0, cm = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analyze/hll.h"
+#include "core/hash.h"
 #include "core/log.h"
 
 #define APP_ID 0x44534b31 /* "DSK1": marks a darkscope store */
@@ -53,8 +54,9 @@ static const char *const MIGRATIONS[] = {
     "  PRIMARY KEY(day, dim, key, ingest)) WITHOUT ROWID;"
     "CREATE INDEX sketch_ingest ON sketch(ingest);"
     "CREATE TABLE host("
-    "  addr TEXT NOT NULL, first_ns INTEGER NOT NULL, ingest INTEGER NOT NULL,"
-    "  last_ns INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  id INTEGER PRIMARY KEY, ingest INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  addr TEXT NOT NULL, addrkey INTEGER NOT NULL, first_ns INTEGER NOT NULL,"
+    "  last_ns INTEGER NOT NULL,"
     "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, protos INTEGER NOT NULL,"
     "  tcp_syn INTEGER NOT NULL, backscatter INTEGER NOT NULL, icmp_request INTEGER NOT NULL,"
     "  udp INTEGER NOT NULL, amp_probe INTEGER NOT NULL, spoofed_hint INTEGER NOT NULL,"
@@ -65,21 +67,24 @@ static const char *const MIGRATIONS[] = {
     "  dsts_exact INTEGER NOT NULL, scan TEXT NOT NULL, research TEXT,"
     "  country TEXT NOT NULL, asn INTEGER NOT NULL, ttl0 INTEGER NOT NULL,"
     "  ttl_changes INTEGER NOT NULL, win0 INTEGER NOT NULL, win_changes INTEGER NOT NULL,"
-    "  behaviour TEXT NOT NULL,"
-    "  PRIMARY KEY(addr, first_ns, ingest)) WITHOUT ROWID;"
-    "CREATE INDEX host_day ON host(day, packets);"
-    "CREATE INDEX host_ingest ON host(ingest);",
+    "  behaviour TEXT NOT NULL);"
+    "CREATE INDEX host_addrkey ON host(addrkey);"
+    "CREATE INDEX host_day ON host(day);"
+    "CREATE TABLE host_top("
+    "  day INTEGER NOT NULL, ingest INTEGER NOT NULL, addr TEXT NOT NULL, packets INTEGER NOT NULL,"
+    "  PRIMARY KEY(day, ingest, addr)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
 
-enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_COUNT };
+enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_COUNT };
 static const char *const STMT_SQL[ST_COUNT] = {
     [ST_STAT] = "INSERT OR REPLACE INTO stat VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [ST_COVER] = "INSERT OR REPLACE INTO coverage VALUES(?,?,?)",
     [ST_SKETCH] = "INSERT OR REPLACE INTO sketch VALUES(?,?,?,?,?,?)",
-    [ST_HOST] = "INSERT OR REPLACE INTO host VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                "?,?,?,?,?,?,?,?,?,?)",
+    [ST_HOST] = ("INSERT INTO host VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                 "?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+    [ST_TOP] = "INSERT OR REPLACE INTO host_top VALUES(?,?,?,?)",
 };
 
 struct ds_store {
@@ -210,8 +215,11 @@ static void bitor_final(sqlite3_context *ctx)
 
 static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err);
 static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err);
+/* The key the host table is indexed by: 63 bits of the address's hash. */
 static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err);
 static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err);
+static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
+                    struct ds_err *err);
 
 int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct ds_err *err)
 {
@@ -257,6 +265,7 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
                                .window = sink_window,
                                .daysk = sink_daysk,
                                .hosts = sink_hosts,
+                               .top = sink_top,
                                .checkpoint = sink_checkpoint};
     *out = s;
     return 0;
@@ -378,7 +387,8 @@ int ds_store_files_done(struct ds_store *s, const struct ds_ingest_file *f, size
 /* Removes an ingest and every row it wrote. */
 static int drop_ingest(struct ds_store *s, int64_t id, struct ds_err *err)
 {
-    static const char *const tables[] = {"stat", "coverage", "sketch", "host", "ingest_file"};
+    static const char *const tables[] = {"stat", "coverage", "sketch",
+                                         "host", "host_top", "ingest_file"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ingest = %" PRId64, tables[i], id);
@@ -671,12 +681,36 @@ static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err)
     return rc < 0 ? rc : rc ? -EIO : 0;
 }
 
+static int64_t addr_key(const struct ds_addr *a)
+{
+    return (int64_t)(ds_hash_addr16(a->b) >> 1);
+}
+
+struct keyed {
+    int64_t key;
+    const struct ds_host *h;
+};
+
+static int cmp_keyed(const void *x, const void *y)
+{
+    int64_t a = ((const struct keyed *)x)->key, b = ((const struct keyed *)y)->key;
+    return a < b ? -1 : a > b;
+}
+
 static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err)
 {
     struct ds_store *s = ctx;
     sqlite3_stmt *st = s->st[ST_HOST];
+    /* in index order: the address index then grows at a few places, not all over */
+    struct keyed *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct keyed){.key = addr_key(&h[i]->addr), .h = h[i]};
+    qsort(v, n, sizeof *v, cmp_keyed);
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct ds_host *x = h[i];
+        const struct ds_host *x = v[i].h;
         char addr[DS_ADDR_STRLEN], ports[32] = "", beh[128], cc[3];
         ds_addr_format(&x->addr, addr);
         int pl = 0;
@@ -699,11 +733,12 @@ static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struc
             classes |= (x->seen_d >> k & 1u) << k; /* the day's classes (with the rare ones) */
         int c = 1;
         sqlite3_reset(st);
-        sqlite3_bind_text(st, c++, addr, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->first_ns);
         sqlite3_bind_int64(st, c++, s->ingest);
-        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->last_ns);
         sqlite3_bind_int64(st, c++, (sqlite3_int64)(x->first_ns / 86400000000000ull));
+        sqlite3_bind_text(st, c++, addr, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, c++, v[i].key);
+        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->first_ns);
+        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->last_ns);
         sqlite3_bind_int64(st, c++, x->packets);
         sqlite3_bind_int64(st, c++, x->bytes);
         sqlite3_bind_int(st, c++, x->protos);
@@ -730,9 +765,31 @@ static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struc
         sqlite3_bind_int(st, c++, x->win0);
         sqlite3_bind_int(st, c++, x->win_changes);
         sqlite3_bind_text(st, c++, beh, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            return db_err(s, err, "writing host profiles");
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_err(s, err, "writing host profiles");
+            break;
+        }
         s->stats.host_rows++;
+    }
+    free(v);
+    return rc;
+}
+
+static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
+                    struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    sqlite3_stmt *st = s->st[ST_TOP];
+    for (size_t i = 0; i < n; i++) {
+        char addr[DS_ADDR_STRLEN];
+        ds_addr_format(&t[i].addr, addr);
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, day);
+        sqlite3_bind_int64(st, 2, s->ingest);
+        sqlite3_bind_text(st, 3, addr, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)t[i].packets);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return db_err(s, err, "writing the day's top hosts");
     }
     return 0;
 }

@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 #include "analyze/sink.h"
+#include "core/addr.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "enrich/scanners.h"
 
 #define DS_STORE_SCHEMA_VERSION 1
@@ -28,6 +30,12 @@ void ds_store_close(struct ds_store *s);
 
 /* The underlying handle, for queries (query.c). */
 struct sqlite3 *ds_store_db(struct ds_store *s);
+
+/* The key the host table is indexed by: 63 bits of the address's hash. */
+static inline int64_t ds_store_addr_key(const struct ds_addr *a)
+{
+    return (int64_t)(ds_hash_addr16(a->b) >> 1);
+}
 
 /* One input file of an ingest, identified by content (ds_store_file_identity). */
 struct ds_ingest_file {
