@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "analyze/shard.h"
+#include "store/archive.h"
 #include "classify/classify.h"
 #include "core/log.h"
 #include "decode/decode.h"
@@ -200,6 +201,22 @@ static void poll_every(const struct ds_engine_opts *o, struct ds_source *src, ui
         poll_stats(o, src);
 }
 
+/* Writes a batch of frames to the raw archive; failures are logged (the archive drops frames
+ * until its next period and counts them). */
+static void archive_batch(const struct ds_engine_opts *o, const struct ds_frame *fv, int n,
+                          struct ds_engine_result *res)
+{
+    if (!o->archive)
+        return;
+    for (int i = 0; i < n; i++) {
+        struct ds_err e = {0};
+        if (ds_archive_write(o->archive, &fv[i], &e) < 0) {
+            res->archive_errors++;
+            ds_warn("archive", "%s", e.msg);
+        }
+    }
+}
+
 /* How many frames the next batch may hold under max_packets (0: the limit is reached). */
 static int batch_room(const struct ds_engine_opts *o, uint64_t frames)
 {
@@ -235,6 +252,7 @@ static int run_inline(const struct ds_engine_opts *o, struct ds_source *src, str
             rc = n;
             break;
         }
+        archive_batch(o, fv, n, res);
         int k = 0;
         for (int i = 0; i < n; i++) {
             if (prepare(&fv[i], o->darknet, out, &batch[k])) {
@@ -289,6 +307,7 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
             rc = n;
             break;
         }
+        archive_batch(o, fv, n, res);
         for (int i = 0; i < n; i++) {
             struct ds_pkt p;
             if (!prepare(&fv[i], o->darknet, out, &p))

@@ -20,6 +20,8 @@ struct ds_engine_opts {
     const struct ds_shard_config *shard;
     /* where interval statistics and host profiles go; NULL: only the run counters */
     const struct ds_sink *sink;
+    /* every frame read is also written here (the raw archive), or NULL; reading thread only */
+    struct ds_archive *archive;
     /* Optional: polled every few thousand frames; when *stats_request is set, the engine clears
      * it and calls on_stats (from the reading thread). Used for SIGUSR1. */
     volatile sig_atomic_t *stats_request;
@@ -34,6 +36,7 @@ struct ds_engine_result {
     uint64_t evicted_active; /* of them, seen the same day (its unique counts may repeat them) */
     uint64_t segments;       /* profile segments handed to the sink */
     uint64_t table_bytes;    /* host tables, all shards */
+    uint64_t archive_errors; /* failures the archive reported (each logged) */
 };
 
 /*

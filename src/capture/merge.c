@@ -83,7 +83,9 @@ static int add_dir(struct fsrc *fs, const char *dir)
     struct dirent *de;
     while ((de = readdir(d))) {
         struct stat sb;
-        if (de->d_name[0] == '.')
+        size_t nl = strlen(de->d_name);
+        /* dot files, and files the raw archive is still writing (NAME.part) */
+        if (de->d_name[0] == '.' || (nl > 5 && strcmp(de->d_name + nl - 5, ".part") == 0))
             continue;
         if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0 || !S_ISREG(sb.st_mode))
             continue;

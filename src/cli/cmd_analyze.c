@@ -17,6 +17,7 @@
 #include "core/options.h"
 #include "enrich/geo.h"
 #include "enrich/scanners.h"
+#include "store/archive.h"
 #include "store/store.h"
 
 static const char *const format_names[] = {"table", "csv", "json", NULL};
@@ -39,6 +40,9 @@ struct analyze_settings {
     long duration;
     char *output;
     char *db;
+    char *archive;
+    long archive_period;
+    long archive_zstd;
     char *geo_country;
     char *geo_asn;
     struct ds_strlist research;
@@ -169,6 +173,27 @@ static const struct ds_option analyze_options[] = {
      .offset = OPT(db),
      .metavar = "PATH",
      .help = "store statistics and host profiles in this SQLite database (created if missing)"},
+    {.name = "archive",
+     .type = DS_OPT_STRING,
+     .offset = OPT(archive),
+     .metavar = "DIR",
+     .help = "also write every packet read to rotated capture files here (docs/archive.md)"},
+    {.name = "archive-period",
+     .type = DS_OPT_INT,
+     .offset = OPT(archive_period),
+     .def = "3600",
+     .min = 60,
+     .max = 86400,
+     .metavar = "SECONDS",
+     .help = "archive: one file per this much packet time"},
+    {.name = "archive-zstd",
+     .type = DS_OPT_INT,
+     .offset = OPT(archive_zstd),
+     .def = "3",
+     .min = 0,
+     .max = 19,
+     .metavar = "LEVEL",
+     .help = "archive: zstd level (0: plain .pcap)"},
     {.name = "geo-country",
      .type = DS_OPT_STRING,
      .offset = OPT(geo_country),
@@ -457,6 +482,7 @@ static int analyze_run(int argc, char **argv)
     struct ds_source *src = NULL;
     struct ds_summary *sum = NULL;
     struct stored_run st = {0};
+    struct ds_archive *arch = NULL;
     FILE *out = stdout;
     int status = DS_EXIT_USAGE;
     ds_darknet_init(&dn);
@@ -522,6 +548,15 @@ static int analyze_run(int argc, char **argv)
     };
     if (ds_source_open(&src, &co, &err) < 0)
         goto bad;
+    if (s.archive) {
+        struct ds_archive_config ac;
+        ds_archive_config_init(&ac);
+        ac.dir = s.archive;
+        ac.period_s = (uint32_t)s.archive_period;
+        ac.zstd_level = (int)s.archive_zstd;
+        if (ds_archive_open(&arch, &ac, &err) < 0)
+            goto bad;
+    }
     if (s.output && !(out = fopen(s.output, "w"))) {
         fprintf(stderr, "darkscope analyze: cannot write '%s': %s\n", s.output, strerror(errno));
         out = stdout;
@@ -559,6 +594,7 @@ static int analyze_run(int argc, char **argv)
         .workers = (int)s.threads,
         .max_packets = (uint64_t)s.count,
         .shard = &shc,
+        .archive = arch,
         .stats_request = &g_stats_request,
         .on_stats = print_capture_stats,
     };
@@ -590,6 +626,20 @@ static int analyze_run(int argc, char **argv)
         fprintf(stderr, "darkscope analyze: out of memory: %" PRIu64 " packets not fully counted\n",
                 res.oom_drops);
 
+    if (arch) {
+        struct ds_archive_stats as;
+        struct ds_err ae = {0};
+        ds_archive_stats(arch, &as);
+        if (ds_archive_close(arch, &ae) < 0) {
+            fprintf(stderr, "darkscope analyze: archive: %s\n", ae.msg);
+            res.archive_errors++;
+        }
+        arch = NULL;
+        if (as.frames_dropped)
+            fprintf(stderr,
+                    "darkscope analyze: archive: %" PRIu64 " packets not archived (see above)\n",
+                    as.frames_dropped);
+    }
     struct ds_capture_stats cst;
     ds_source_stats(src, &cst);
     if (cst.live)
@@ -621,14 +671,18 @@ static int analyze_run(int argc, char **argv)
         fprintf(stderr, "darkscope analyze: writing the report failed: %s\n", strerror(errno));
         goto out;
     }
-    status = (rc < 0 || res.oom_drops || cst.inputs_rejected || cst.inputs_cut) ? DS_EXIT_PARTIAL
-                                                                                : DS_EXIT_OK;
+    status = (rc < 0 || res.oom_drops || res.archive_errors || cst.inputs_rejected ||
+              cst.inputs_cut)
+                 ? DS_EXIT_PARTIAL
+                 : DS_EXIT_OK;
     goto out;
 bad:
     fprintf(stderr, "darkscope analyze: %s\n", err.msg);
 out:
     if (out != stdout)
         fclose(out);
+    if (arch)
+        ds_archive_close(arch, NULL);
     if (src)
         ds_source_close(src);
     stored_free(&st);
