@@ -48,6 +48,12 @@ stage() { # best of N in-process timings of bench_stages STAGE
   echo "$b"
 }
 t_s0=$(stage 0); t_s1=$(stage 1); t_s2=$(stage 2); t_s3=$(stage 3)
+# the full pipeline: host profiles, interval statistics and the store (a fresh store each run)
+stored() { rm -f "$data/bench.db" "$data/bench.db-wal" "$data/bench.db-shm"
+           "$bin" analyze -r "$pcap" --darknet "$darknet" --db "$data/bench.db" -o /dev/null "$@"; }
+t_db1=$(best stored --threads 1)
+t_db2=$(best stored --threads 2)
+db_bytes=$(stat -c %s "$data/bench.db")
 t_tcpdump=""
 if command -v tcpdump >/dev/null; then t_tcpdump=$(best tcpdump -r "$pcap" -w /dev/null 2>/dev/null); fi
 
@@ -65,6 +71,19 @@ row "  reader only (mmap, batches)" "$t_s0"
 row "  + decode" "$t_s1"
 row "  + classify" "$t_s2"
 row "  + host shard (= the full path)" "$t_s3"
+echo "the full pipeline (profiles + statistics + SQLite store, --db):"
+row "  analyze --db (1 worker)" "$t_db1"
+row "  analyze --db (reader + 2 workers)" "$t_db2"
+echo "  store after one run: $db_bytes bytes"
 printf 'RATIO analyze/floor (1 thread): %.2f\n' "$(echo "$t_an1 / $t_floor" | bc -l)"
+printf 'RATIO analyze --db/floor (1 worker): %.2f (target 1.5); 2 workers: %.2fx the throughput of 1 (target 1.7)\n' \
+  "$(echo "$t_db1 / $t_floor" | bc -l)" "$(echo "$t_db1 / $t_db2" | bc -l)"
 printf 'RATIO analyze/floor (reader + 2 shards): %.2f; speed-up over 1 thread: %.2fx\n' \
   "$(echo "$t_an2 / $t_floor" | bc -l)" "$(echo "$t_an1 / $t_an2" | bc -l)"
+
+echo
+echo "memory per tracked host (bench_hosts, 10 million distinct sources):"
+"$build/bench/bench_hosts" "${BENCH_HOSTS:-10000000}"
+echo
+echo "a simulated year of statistics (bench_store; the store is built once and cached):"
+"$build/bench/bench_store" "$data/year.db" "${BENCH_DAYS:-365}"

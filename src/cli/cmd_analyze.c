@@ -671,10 +671,10 @@ static int analyze_run(int argc, char **argv)
         fprintf(stderr, "darkscope analyze: writing the report failed: %s\n", strerror(errno));
         goto out;
     }
-    status = (rc < 0 || res.oom_drops || res.archive_errors || cst.inputs_rejected ||
-              cst.inputs_cut)
-                 ? DS_EXIT_PARTIAL
-                 : DS_EXIT_OK;
+    status =
+        (rc < 0 || res.oom_drops || res.archive_errors || cst.inputs_rejected || cst.inputs_cut)
+            ? DS_EXIT_PARTIAL
+            : DS_EXIT_OK;
     goto out;
 bad:
     fprintf(stderr, "darkscope analyze: %s\n", err.msg);

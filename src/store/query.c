@@ -1,9 +1,11 @@
 /* query.c - the reports over a store (contracts: docs/reports.md).
  *
- * Sums (packets, bytes) are exact at every granularity. Unique sources are exact when the
- * period is one stored interval of one ingest (a day, an hour, five minutes); over longer
- * periods they are the union of the day sketches (exact up to 512 sources per key and day,
- * then HyperLogLog with a 1.63 % standard error), and the report says which. */
+ * A period is cut into the largest stored intervals that tile it (calendar years, months,
+ * days, hours, 5 minutes): sums add up exactly over them. Unique sources are exact when the
+ * period is one interval of at most a day that one ingest wrote; otherwise they are the union
+ * of the intervals' sketches (years, months and days keep them; an hour or 5 minutes uses its
+ * day's), exact up to 512 sources, else HyperLogLog with a 1.63 % standard error, and the
+ * report says which. */
 #include "store/query.h"
 
 #include <inttypes.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analyze/daysketch.h"
 #include "analyze/hll.h"
 #include "analyze/host.h"
 #include "analyze/window.h"
@@ -20,11 +23,23 @@
 
 #define OTHER_KEY 0xffffffffu
 #define DAY 86400
+#define GRAN_MONTH 3
+#define GRAN_YEAR 4
+#define MAX_PIECES 256
 
-/* A resolved period: [from, to) and the granularity whose rows tile it. */
+static const char *const gran_text[] = {"5m", "1h", "1d", "month", "year"};
+
+/* One stored interval of a period. */
+struct piece {
+    int gran;
+    int64_t start;
+};
+
+/* A resolved period [from, to) and the intervals that tile it. */
 struct span {
     int64_t from, to;
-    int gran;
+    struct piece p[MAX_PIECES];
+    size_t n;
     bool empty; /* the store holds nothing in it */
 };
 
@@ -49,6 +64,40 @@ static int64_t ceil_to(int64_t t, int64_t unit)
     return floor_to(t + unit - 1, unit);
 }
 
+/* Cuts [from, to) into the largest intervals that start at their own boundaries. */
+static int tile(struct span *sp, struct ds_err *err)
+{
+    sp->n = 0;
+    for (int64_t t = sp->from; t < sp->to;) {
+        struct piece pc;
+        int64_t next;
+        if (t == ds_time_year_start(t) && ds_time_next_year(t) <= sp->to) {
+            pc = (struct piece){GRAN_YEAR, t};
+            next = ds_time_next_year(t);
+        } else if (t == ds_time_month_start(t) && ds_time_next_month(t) <= sp->to) {
+            pc = (struct piece){GRAN_MONTH, t};
+            next = ds_time_next_month(t);
+        } else if (t % DAY == 0 && t + DAY <= sp->to) {
+            pc = (struct piece){DS_GRAN_1D, t};
+            next = t + DAY;
+        } else if (t % 3600 == 0 && t + 3600 <= sp->to) {
+            pc = (struct piece){DS_GRAN_1H, t};
+            next = t + 3600;
+        } else {
+            pc = (struct piece){DS_GRAN_5M, floor_to(t, 300)};
+            next = pc.start + 300;
+        }
+        if (sp->n == MAX_PIECES)
+            return ds_err_set(err, -E2BIG,
+                              "the period needs more than %d stored intervals: give --from and "
+                              "--to on hour (or 5-minute) boundaries",
+                              MAX_PIECES);
+        sp->p[sp->n++] = pc;
+        t = next;
+    }
+    return 0;
+}
+
 static int resolve(struct ds_store *s, const struct ds_period *p, struct span *sp,
                    struct ds_err *err)
 {
@@ -64,19 +113,16 @@ static int resolve(struct ds_store *s, const struct ds_period *p, struct span *s
         any = true;
     }
     sqlite3_finalize(st);
-    /* without an explicit end, a period reaches to whole days around the data, so the day
-     * rows (complete, with exact unique counts) can answer */
+    /* without an end given, a period reaches to whole days around the data, so the day rows
+     * (complete, with exact unique counts) can answer */
     sp->from = p->has_from ? p->from : floor_to(lo, DAY);
     sp->to = p->has_to ? p->to : ceil_to(hi, DAY);
     if (!p->has_to && p->has_from && sp->from % DAY)
         sp->to = ceil_to(hi, sp->from % 3600 ? 300 : 3600);
     if (sp->to < sp->from)
         sp->to = sp->from;
-    sp->gran = sp->from % DAY == 0 && sp->to % DAY == 0     ? DS_GRAN_1D
-               : sp->from % 3600 == 0 && sp->to % 3600 == 0 ? DS_GRAN_1H
-                                                            : DS_GRAN_5M;
     sp->empty = !any || sp->to <= lo || sp->from >= hi;
-    return 0;
+    return tile(sp, err);
 }
 
 static void put_period(json_t *o, const struct span *sp)
@@ -84,70 +130,132 @@ static void put_period(json_t *o, const struct span *sp)
     char a[32], b[32];
     json_object_set_new(o, "from", json_string(ds_time_format(sp->from, a, sizeof a)));
     json_object_set_new(o, "to", json_string(ds_time_format(sp->to, b, sizeof b)));
-    json_object_set_new(o, "granularity", json_string(ds_gran_names[sp->gran]));
+    /* the coarsest interval used, and how many */
+    int g = 0;
+    for (size_t i = 0; i < sp->n; i++)
+        if (sp->p[i].gran > g)
+            g = sp->p[i].gran;
+    json_object_set_new(o, "granularity", json_string(sp->n ? gran_text[g] : "-"));
+    json_object_set_new(o, "intervals", json_integer((json_int_t)sp->n));
 }
 
-/* The mean number of monitored addresses over the 5-minute intervals with data. */
+/* The mean number of monitored addresses over the 5-minute intervals with data (the
+ * darknets of concurrent ingests added up). */
 static int monitored_mean(struct ds_store *s, const struct span *sp, double *out,
                           struct ds_err *err)
 {
     sqlite3_stmt *st;
     int rc = prepare(s,
-                     "SELECT AVG(m) FROM (SELECT start, SUM(monitored) AS m FROM coverage"
-                     " WHERE start >= ? AND start < ? GROUP BY start)",
+                     "SELECT SUM(monitored), COUNT(DISTINCT start) FROM coverage"
+                     " WHERE start >= ? AND start < ?",
                      &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, sp->from);
     sqlite3_bind_int64(st, 2, sp->to);
     *out = 0;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        *out = sqlite3_column_double(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 1) > 0)
+        *out = sqlite3_column_double(st, 0) / (double)sqlite3_column_int64(st, 1);
     sqlite3_finalize(st);
     return 0;
 }
 
-/* The union of the day sketches of (dim, key) over the span's days. */
+struct sums {
+    uint64_t packets, bytes, r_packets, r_bytes, sources, r_sources;
+    size_t rows; /* intervals that had a row */
+    bool exact;  /* sources are exact (one interval of one ingest) */
+};
+
+/* Sums of (dim, key) over the span's intervals. */
+static int sums_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
+                   struct sums *out, struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT packets, bytes, sources, r_packets, r_bytes, r_sources, ingests"
+                     " FROM stat WHERE gran = ? AND start = ? AND dim = ? AND key = ?",
+                     &st, err);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    int64_t ingests = 0;
+    int last_gran = 0;
+    for (size_t i = 0; i < sp->n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int(st, 1, sp->p[i].gran);
+        sqlite3_bind_int64(st, 2, sp->p[i].start);
+        sqlite3_bind_int(st, 3, (int)dim);
+        sqlite3_bind_int64(st, 4, key);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            continue;
+        out->packets += (uint64_t)sqlite3_column_int64(st, 0);
+        out->bytes += (uint64_t)sqlite3_column_int64(st, 1);
+        out->sources += (uint64_t)sqlite3_column_int64(st, 2);
+        out->r_packets += (uint64_t)sqlite3_column_int64(st, 3);
+        out->r_bytes += (uint64_t)sqlite3_column_int64(st, 4);
+        out->r_sources += (uint64_t)sqlite3_column_int64(st, 5);
+        ingests = sqlite3_column_int64(st, 6);
+        last_gran = sp->p[i].gran;
+        out->rows++;
+    }
+    sqlite3_finalize(st);
+    out->exact = out->rows <= 1 && (out->rows == 0 || (ingests == 1 && last_gran <= DS_GRAN_1D));
+    return 0;
+}
+
+/* The union of the sketches of (dim, key) over the span: each year, month or day interval's
+ * own, the day's for an hour or 5 minutes. *exact: the union is still an exact set and
+ * every interval was covered exactly by its sketch. */
 static int sketch_union(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
                         bool exclude_research, uint64_t *est, bool *exact, struct ds_err *err)
 {
     sqlite3_stmt *st;
     int rc = prepare(s,
                      "SELECT nonresearch, research FROM sketch"
-                     " WHERE dim = ? AND key = ? AND day >= ? AND day < ?",
+                     " WHERE gran = ? AND start = ? AND dim = ? AND key = ?",
                      &st, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int(st, 1, (int)dim);
-    sqlite3_bind_int64(st, 2, key);
-    sqlite3_bind_int64(st, 3, floor_to(sp->from, DAY) / DAY);
-    sqlite3_bind_int64(st, 4, ceil_to(sp->to, DAY) / DAY);
     struct ds_hll all, one;
     ds_hll_init(&all);
     ds_hll_init(&one);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bool covers = true;
+    int64_t last_day = -1;
+    for (size_t i = 0; i < sp->n; i++) {
+        int g = sp->p[i].gran;
+        int64_t start = sp->p[i].start;
+        if (g < DS_GRAN_1D) { /* a part of a day: the whole day's sources (a superset) */
+            covers = false;
+            start = floor_to(start, DAY);
+            if (start == last_day)
+                continue;
+            last_day = start;
+            g = DS_GRAN_1D;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_int(st, 1, g);
+        sqlite3_bind_int64(st, 2, start);
+        sqlite3_bind_int(st, 3, (int)dim);
+        sqlite3_bind_int64(st, 4, key);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            continue;
         for (int c = 0; c < (exclude_research ? 1 : 2); c++) {
-            const void *b = sqlite3_column_blob(st, c);
-            int n = sqlite3_column_bytes(st, c);
-            if (ds_hll_deserialize(&one, b, (size_t)n, err) < 0) {
+            if (ds_hll_deserialize(&one, sqlite3_column_blob(st, c),
+                                   (size_t)sqlite3_column_bytes(st, c), err) < 0) {
                 ds_err_wrap(err, "a stored sketch (dimension %s, key %u)", ds_dim_names[dim], key);
                 rc = -EINVAL;
                 goto out;
             }
-            if (ds_hll_merge(&all, &one) < 0) {
+            int m = ds_hll_merge(&all, &one);
+            ds_hll_free(&one);
+            if (m < 0) {
                 rc = ds_err_set(err, -ENOMEM, "out of memory merging sketches");
                 goto out;
             }
-            ds_hll_free(&one);
         }
     }
-    if (rc != SQLITE_DONE) {
-        rc = q_err(s, err, "reading sketches");
-        goto out;
-    }
-    rc = 0;
     *est = ds_hll_estimate(&all);
-    *exact = ds_hll_is_exact(&all);
+    *exact = covers && ds_hll_is_exact(&all);
 out:
     ds_hll_free(&one);
     ds_hll_free(&all);
@@ -155,76 +263,22 @@ out:
     return rc;
 }
 
-/* Unique sources of (dim, key) over the span: the stored row when it is one interval of one
- * ingest (exact), else the sketches. */
+/* Unique sources of (dim, key) over the span, given its sums. */
 static int sources_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
-                      bool exclude_research, uint64_t *out, bool *exact, struct ds_err *err)
+                      bool exclude_research, const struct sums *sm, uint64_t *out, bool *exact,
+                      struct ds_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = prepare(s,
-                     "SELECT COUNT(*), SUM(sources), SUM(r_sources) FROM stat"
-                     " WHERE gran = ? AND dim = ? AND key = ? AND start >= ? AND start < ?",
-                     &st, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int(st, 1, sp->gran);
-    sqlite3_bind_int(st, 2, (int)dim);
-    sqlite3_bind_int64(st, 3, key);
-    sqlite3_bind_int64(st, 4, sp->from);
-    sqlite3_bind_int64(st, 5, sp->to);
-    int64_t n = 0, src = 0, rsrc = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        n = sqlite3_column_int64(st, 0);
-        src = sqlite3_column_int64(st, 1);
-        rsrc = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_finalize(st);
-    if (n <= 1) {
-        *out = (uint64_t)(exclude_research ? src - rsrc : src);
+    if (sm->exact) {
+        *out = exclude_research ? sm->sources - sm->r_sources : sm->sources;
         *exact = true;
         return 0;
     }
-    if (!ds_daysk_dim(dim)) /* no sketches for this dimension (docs/store.md) */
+    if (!ds_daysk_dim(dim))
         return ds_err_set(err, -ENOTSUP,
-                          "unique sources of %s over several intervals need day "
-                          "sketches, which are not kept for it",
+                          "unique sources of %s over several intervals need sketches, which "
+                          "are not kept for it",
                           ds_dim_names[dim]);
     return sketch_union(s, sp, dim, key, exclude_research, out, exact, err);
-}
-
-struct sums {
-    uint64_t packets, bytes, r_packets, r_bytes, sources, r_sources;
-    int64_t rows;
-};
-
-static int sums_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
-                   struct sums *out, struct ds_err *err)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(s,
-                     "SELECT COUNT(*), SUM(packets), SUM(bytes), SUM(r_packets), SUM(r_bytes),"
-                     " SUM(sources), SUM(r_sources) FROM stat"
-                     " WHERE gran = ? AND dim = ? AND key = ? AND start >= ? AND start < ?",
-                     &st, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int(st, 1, sp->gran);
-    sqlite3_bind_int(st, 2, (int)dim);
-    sqlite3_bind_int64(st, 3, key);
-    sqlite3_bind_int64(st, 4, sp->from);
-    sqlite3_bind_int64(st, 5, sp->to);
-    memset(out, 0, sizeof *out);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        out->rows = sqlite3_column_int64(st, 0);
-        out->packets = (uint64_t)sqlite3_column_int64(st, 1);
-        out->bytes = (uint64_t)sqlite3_column_int64(st, 2);
-        out->r_packets = (uint64_t)sqlite3_column_int64(st, 3);
-        out->r_bytes = (uint64_t)sqlite3_column_int64(st, 4);
-        out->sources = (uint64_t)sqlite3_column_int64(st, 5);
-        out->r_sources = (uint64_t)sqlite3_column_int64(st, 6);
-    }
-    sqlite3_finalize(st);
-    return 0;
 }
 
 static double ratio(double a, double b)
@@ -237,14 +291,14 @@ static int year_row(struct ds_store *s, const struct span *sp, bool excl, json_t
                     struct ds_err *err)
 {
     struct sums t;
-    int rc = sums_of(s, sp, DS_DIM_TOTAL, 0, &t, err);
     double mon = 0;
     uint64_t src = 0;
     bool exact = true;
+    int rc = sums_of(s, sp, DS_DIM_TOTAL, 0, &t, err);
     if (rc == 0)
         rc = monitored_mean(s, sp, &mon, err);
     if (rc == 0)
-        rc = sources_of(s, sp, DS_DIM_TOTAL, 0, excl, &src, &exact, err);
+        rc = sources_of(s, sp, DS_DIM_TOTAL, 0, excl, &t, &src, &exact, err);
     if (rc < 0)
         return rc;
     uint64_t pk = excl ? t.packets - t.r_packets : t.packets;
@@ -264,23 +318,32 @@ static int year_row(struct ds_store *s, const struct span *sp, bool excl, json_t
 int ds_query_year(struct ds_store *s, const struct ds_period *p, bool exclude_research,
                   json_t **out, struct ds_err *err)
 {
-    struct span sp;
-    int rc = resolve(s, p, &sp, err);
-    if (rc < 0)
+    struct span *sp = malloc(sizeof *sp);
+    if (!sp)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    int rc = resolve(s, p, sp, err);
+    if (rc < 0) {
+        free(sp);
         return rc;
+    }
     json_t *o = json_object(), *years = json_array();
     json_object_set_new(o, "report", json_string("year"));
     json_object_set_new(o, "version", json_integer(DS_REPORT_VERSION));
-    put_period(o, &sp);
+    put_period(o, sp);
     json_object_set_new(o, "exclude_research", json_boolean(exclude_research));
-    if ((rc = year_row(s, &sp, exclude_research, o, err)) < 0)
+    if ((rc = year_row(s, sp, exclude_research, o, err)) < 0)
         goto fail;
     /* one row per calendar year the period touches (NICTER's table) */
-    for (int64_t y = ds_time_year_start(sp.from); y < sp.to && !sp.empty;
+    for (int64_t y = ds_time_year_start(sp->from); y < sp->to && !sp->empty;
          y = ds_time_next_year(y)) {
-        struct span ys = sp;
-        ys.from = y > sp.from ? y : sp.from;
-        ys.to = ds_time_next_year(y) < sp.to ? ds_time_next_year(y) : sp.to;
+        struct span *ys = malloc(sizeof *ys);
+        if (!ys) {
+            rc = ds_err_set(err, -ENOMEM, "out of memory");
+            goto fail;
+        }
+        ys->from = y > sp->from ? y : sp->from;
+        ys->to = ds_time_next_year(y) < sp->to ? ds_time_next_year(y) : sp->to;
+        ys->empty = false;
         json_t *r = json_object();
         char buf[16];
         struct tm tm;
@@ -289,13 +352,19 @@ int ds_query_year(struct ds_store *s, const struct ds_period *p, bool exclude_re
         snprintf(buf, sizeof buf, "%d", tm.tm_year + 1900);
         json_object_set_new(r, "year", json_string(buf));
         json_array_append_new(years, r);
-        if ((rc = year_row(s, &ys, exclude_research, r, err)) < 0)
+        rc = tile(ys, err);
+        if (rc == 0)
+            rc = year_row(s, ys, exclude_research, r, err);
+        free(ys);
+        if (rc < 0)
             goto fail;
     }
     json_object_set_new(o, "years", years);
+    free(sp);
     *out = o;
     return 0;
 fail:
+    free(sp);
     json_decref(years);
     json_decref(o);
     return rc;
@@ -306,8 +375,8 @@ fail:
 struct cand {
     enum ds_dim dim;
     uint32_t key;
-    uint64_t packets, r_packets, src_bound, r_src_bound;
-    int64_t rows;
+    struct sums sm;
+    uint64_t packets; /* without research when excluded */
     uint64_t sources;
     bool exact;
 };
@@ -325,8 +394,8 @@ static int by_packets(const void *a, const void *b)
 static int by_bound(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
-    if (x->src_bound != y->src_bound)
-        return x->src_bound > y->src_bound ? -1 : 1;
+    if (x->sm.sources != y->sm.sources)
+        return x->sm.sources > y->sm.sources ? -1 : 1;
     return by_packets(a, b);
 }
 
@@ -338,24 +407,42 @@ static int by_sources(const void *a, const void *b)
     return by_packets(a, b);
 }
 
-static const char *kind_name(enum ds_rank_kind k)
+/* Adds (dim, key) to the candidates unless it is there. */
+static int add_cand(struct cand **c, size_t *n, size_t *cap, enum ds_dim dim, uint32_t key)
 {
-    return k == DS_RANK_PORTS ? "ports" : k == DS_RANK_COUNTRIES ? "countries" : "asns";
+    for (size_t i = 0; i < *n; i++)
+        if ((*c)[i].dim == dim && (*c)[i].key == key)
+            return 0;
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        struct cand *nc = realloc(*c, ncap * sizeof *nc);
+        if (!nc)
+            return -ENOMEM;
+        *c = nc;
+        *cap = ncap;
+    }
+    (*c)[(*n)++] = (struct cand){.dim = dim, .key = key};
+    return 0;
 }
 
-/* The ranked list for one kind: each row has its key fields, packets, sources, share (of the
- * period's packets, %) and source_share (of the period's sources, %). */
+/*
+ * The ranked list for one kind. Candidates: each interval's busiest keys by packets and by
+ * sources (from the rank index), enough of them that the period's top list is among them;
+ * then each candidate's exact sums and unique sources over the whole period.
+ */
 int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds_rank_opts *o,
                   json_t **out, struct ds_err *err)
 {
-    struct span sp;
+    struct span *sp = malloc(sizeof *sp);
     struct cand *c = NULL;
     size_t n = 0, cap = 0;
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *st2 = NULL, *st3 = NULL;
     json_t *list = NULL;
-    int rc = resolve(s, p, &sp, err);
+    if (!sp)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    int rc = resolve(s, p, sp, err);
     if (rc < 0)
-        return rc;
+        goto out;
     enum ds_dim dims[2];
     int nd = 0;
     if (o->kind == DS_RANK_PORTS) {
@@ -366,106 +453,70 @@ int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds
     } else {
         dims[nd++] = o->kind == DS_RANK_COUNTRIES ? DS_DIM_COUNTRY : DS_DIM_ASN;
     }
+    size_t want = o->top * 4 + 16;
+    /* (the literal "gran >= 2" lets SQLite use the partial rank index) */
     if ((rc = prepare(s,
-                      "SELECT key, COUNT(*), SUM(packets), SUM(r_packets), SUM(sources),"
-                      " SUM(r_sources) FROM stat WHERE gran = ? AND dim = ? AND start >= ?"
-                      " AND start < ? AND key <> ? GROUP BY key",
-                      &st, err)) < 0)
-        return rc;
-    for (int d = 0; d < nd; d++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int(st, 1, sp.gran);
-        sqlite3_bind_int(st, 2, (int)dims[d]);
-        sqlite3_bind_int64(st, 3, sp.from);
-        sqlite3_bind_int64(st, 4, sp.to);
-        sqlite3_bind_int64(st, 5, OTHER_KEY);
-        int r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 1024;
-                struct cand *nc = realloc(c, ncap * sizeof *nc);
-                if (!nc) {
-                    rc = ds_err_set(err, -ENOMEM, "out of memory");
+                      "SELECT key FROM stat WHERE gran = ? AND gran >= 2 AND dim = ? AND start = ?"
+                      " AND key <> ? ORDER BY packets DESC LIMIT ?",
+                      &st, err)) < 0 ||
+        (rc = prepare(s,
+                      "SELECT key FROM stat WHERE gran = ? AND gran < 2 AND dim = ? AND start = ?"
+                      " AND key <> ? ORDER BY packets DESC LIMIT ?",
+                      &st3, err)) < 0 ||
+        (rc = prepare(s,
+                      "SELECT key FROM stat WHERE gran = ? AND dim = ? AND start = ? AND key <> ?"
+                      " ORDER BY sources - ? * r_sources DESC LIMIT ?",
+                      &st2, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < sp->n; i++)
+        for (int d = 0; d < nd; d++)
+            for (int q = 0; q < 2; q++) {
+                sqlite3_stmt *x = q ? st2 : sp->p[i].gran >= 2 ? st : st3;
+                sqlite3_reset(x);
+                sqlite3_bind_int(x, 1, sp->p[i].gran);
+                sqlite3_bind_int(x, 2, (int)dims[d]);
+                sqlite3_bind_int64(x, 3, sp->p[i].start);
+                sqlite3_bind_int64(x, 4, OTHER_KEY);
+                if (q)
+                    sqlite3_bind_int(x, 5, o->exclude_research);
+                sqlite3_bind_int64(x, q ? 6 : 5, (sqlite3_int64)want);
+                int r;
+                while ((r = sqlite3_step(x)) == SQLITE_ROW)
+                    if (add_cand(&c, &n, &cap, dims[d], (uint32_t)sqlite3_column_int64(x, 0)) < 0) {
+                        rc = ds_err_set(err, -ENOMEM, "out of memory");
+                        goto out;
+                    }
+                if (r != SQLITE_DONE) {
+                    rc = q_err(s, err, "ranking");
                     goto out;
                 }
-                c = nc;
-                cap = ncap;
             }
-            struct cand *x = &c[n++];
-            memset(x, 0, sizeof *x);
-            x->dim = dims[d];
-            x->key = (uint32_t)sqlite3_column_int64(st, 0);
-            x->rows = sqlite3_column_int64(st, 1);
-            uint64_t pk = (uint64_t)sqlite3_column_int64(st, 2);
-            uint64_t rpk = (uint64_t)sqlite3_column_int64(st, 3);
-            uint64_t sb = (uint64_t)sqlite3_column_int64(st, 4);
-            uint64_t rsb = (uint64_t)sqlite3_column_int64(st, 5);
-            x->packets = o->exclude_research ? pk - rpk : pk;
-            x->r_packets = rpk;
-            x->src_bound = o->exclude_research ? sb - rsb : sb;
-            x->r_src_bound = rsb;
-        }
-        if (r != SQLITE_DONE) {
-            rc = q_err(s, err, "ranking");
+    for (size_t i = 0; i < n; i++) {
+        struct cand *x = &c[i];
+        if ((rc = sums_of(s, sp, x->dim, x->key, &x->sm, err)) < 0)
             goto out;
-        }
+        x->packets = o->exclude_research ? x->sm.packets - x->sm.r_packets : x->sm.packets;
     }
-    /* unique sources for the candidates: every row when one interval answers exactly, else
-     * the busiest by packets and by the sum of per-interval sources (an upper bound) */
-    size_t want = o->top * 4 + 16;
-    bool all_exact = true;
-    for (size_t i = 0; i < n; i++)
-        if (c[i].rows > 1)
-            all_exact = false;
-    if (all_exact) {
-        for (size_t i = 0; i < n; i++) {
-            c[i].sources = c[i].src_bound;
-            c[i].exact = true;
-        }
-    } else {
-        bool *pick = calloc(n ? n : 1, 1);
-        if (!pick) {
-            rc = ds_err_set(err, -ENOMEM, "out of memory");
+    /* unique sources for the packet ranking's top, or, ranking by sources, for the
+     * candidates with the largest sums of per-interval sources (an upper bound) */
+    qsort(c, n, sizeof *c, o->by_sources ? by_bound : by_packets);
+    for (size_t i = 0; i < n && i < (o->by_sources ? want : o->top); i++)
+        if ((rc = sources_of(s, sp, c[i].dim, c[i].key, o->exclude_research, &c[i].sm,
+                             &c[i].sources, &c[i].exact, err)) < 0)
             goto out;
-        }
-        qsort(c, n, sizeof *c, by_bound);
-        for (size_t i = 0; i < n && i < want; i++)
-            pick[i] = true;
-        /* the packet ranking's leaders too (marking by key after a second sort) */
-        struct cand *tmp = malloc((n ? n : 1) * sizeof *tmp);
-        if (!tmp) {
-            free(pick);
-            rc = ds_err_set(err, -ENOMEM, "out of memory");
-            goto out;
-        }
-        memcpy(tmp, c, n * sizeof *c);
-        qsort(tmp, n, sizeof *tmp, by_packets);
-        for (size_t i = 0; i < n && i < want; i++)
-            for (size_t j = 0; j < n; j++)
-                if (c[j].dim == tmp[i].dim && c[j].key == tmp[i].key) {
-                    pick[j] = true;
-                    break;
-                }
-        free(tmp);
-        for (size_t i = 0; i < n && rc == 0; i++)
-            if (pick[i])
-                rc = sources_of(s, &sp, c[i].dim, c[i].key, o->exclude_research, &c[i].sources,
-                                &c[i].exact, err);
-        free(pick);
-        if (rc < 0)
-            goto out;
-    }
     qsort(c, n, sizeof *c, o->by_sources ? by_sources : by_packets);
     struct sums tot;
     uint64_t tot_src = 0;
     bool tot_exact;
-    if ((rc = sums_of(s, &sp, DS_DIM_TOTAL, 0, &tot, err)) < 0 ||
-        (rc = sources_of(s, &sp, DS_DIM_TOTAL, 0, o->exclude_research, &tot_src, &tot_exact, err)) <
-            0)
+    if ((rc = sums_of(s, sp, DS_DIM_TOTAL, 0, &tot, err)) < 0 ||
+        (rc = sources_of(s, sp, DS_DIM_TOTAL, 0, o->exclude_research, &tot, &tot_src, &tot_exact,
+                         err)) < 0)
         goto out;
     uint64_t tot_pk = o->exclude_research ? tot.packets - tot.r_packets : tot.packets;
     list = json_array();
     for (size_t i = 0; i < n && json_array_size(list) < o->top; i++) {
+        if (!c[i].packets && !c[i].sources)
+            continue;
         json_t *r = json_object();
         if (o->kind == DS_RANK_PORTS) {
             json_object_set_new(r, "proto", json_string(c[i].dim == DS_DIM_UDP ? "udp" : "tcp"));
@@ -488,11 +539,13 @@ int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds
     }
     *out = list;
     list = NULL;
-    (void)kind_name;
 out:
     json_decref(list);
     sqlite3_finalize(st);
+    sqlite3_finalize(st2);
+    sqlite3_finalize(st3);
     free(c);
+    free(sp);
     return rc;
 }
 
@@ -501,85 +554,73 @@ out:
 int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp, uint16_t port,
                           bool exclude_research, json_t **out, struct ds_err *err)
 {
-    struct span sp;
-    int rc = resolve(s, p, &sp, err);
+    struct span *sp = malloc(sizeof *sp), *ds = malloc(sizeof *ds);
+    if (!sp || !ds) {
+        free(sp);
+        free(ds);
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    }
+    json_t *o = NULL, *months = NULL;
+    int rc = resolve(s, p, sp, err);
     if (rc < 0)
-        return rc;
+        goto out;
     enum ds_dim dim = udp ? DS_DIM_UDP : DS_DIM_TCP;
-    sqlite3_stmt *st;
-    /* per day: packets and sources (one ingest: the exact day row) */
-    if ((rc = prepare(s,
-                      "SELECT start, COUNT(*), SUM(packets), SUM(r_packets), SUM(sources),"
-                      " SUM(r_sources) FROM stat WHERE gran = 2 AND dim = ? AND key = ?"
-                      " AND start >= ? AND start < ? GROUP BY start ORDER BY start",
-                      &st, err)) < 0)
-        return rc;
-    sqlite3_bind_int(st, 1, (int)dim);
-    sqlite3_bind_int64(st, 2, port);
-    sqlite3_bind_int64(st, 3, floor_to(sp.from, DAY));
-    sqlite3_bind_int64(st, 4, ceil_to(sp.to, DAY));
-    json_t *o = json_object(), *months = json_array();
+    o = json_object();
+    months = json_array();
     json_object_set_new(o, "report", json_string("port"));
     json_object_set_new(o, "version", json_integer(DS_REPORT_VERSION));
     json_object_set_new(o, "proto", json_string(udp ? "udp" : "tcp"));
     json_object_set_new(o, "port", json_integer(port));
-    put_period(o, &sp);
+    put_period(o, sp);
     json_object_set_new(o, "exclude_research", json_boolean(exclude_research));
-    int64_t cur = -1;
-    uint64_t m_pk = 0, m_src = 0, days = 0;
-    bool m_exact = true;
-    int r;
-    for (;;) {
-        r = sqlite3_step(st);
-        int64_t day = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-        int64_t month = day >= 0 ? ds_time_month_start(day) : -1;
-        if (cur >= 0 && month != cur) {
-            json_t *m = json_object();
-            char buf[32];
-            ds_time_format(cur, buf, sizeof buf);
-            buf[7] = 0;
-            json_object_set_new(m, "month", json_string(buf));
-            json_object_set_new(m, "packets", json_integer((json_int_t)m_pk));
-            json_object_set_new(m, "days", json_integer((json_int_t)days));
-            json_object_set_new(m, "sources_per_day",
-                                json_real(ratio((double)m_src, (double)days)));
-            json_object_set_new(m, "sources_exact", json_boolean(m_exact));
-            json_array_append_new(months, m);
-            m_pk = m_src = days = 0;
-            m_exact = true;
-        }
-        if (r != SQLITE_ROW)
-            break;
-        cur = month;
-        int64_t rows = sqlite3_column_int64(st, 1);
-        uint64_t pk = (uint64_t)sqlite3_column_int64(st, 2);
-        uint64_t rpk = (uint64_t)sqlite3_column_int64(st, 3);
-        uint64_t src = (uint64_t)sqlite3_column_int64(st, 4);
-        uint64_t rsrc = (uint64_t)sqlite3_column_int64(st, 5);
-        m_pk += exclude_research ? pk - rpk : pk;
-        if (rows > 1) { /* several ingests that day: the day's sketches */
-            struct span ds = {.from = day, .to = day + DAY, .gran = DS_GRAN_1D};
+    /* month by month: packets over the month's intervals, and the mean of each day's
+     * unique sources over the days with data */
+    int64_t from = floor_to(sp->from, DAY), to = ceil_to(sp->to, DAY);
+    for (int64_t m = ds_time_month_start(from); m < to && !sp->empty; m = ds_time_next_month(m)) {
+        uint64_t pk = 0, src = 0, days = 0;
+        bool exact = true;
+        for (int64_t d = m > from ? m : from; d < ds_time_next_month(m) && d < to; d += DAY) {
+            ds->from = d;
+            ds->to = d + DAY;
+            ds->n = 1;
+            ds->p[0] = (struct piece){DS_GRAN_1D, d};
+            struct sums sm;
+            uint64_t ds_src;
             bool ex;
-            if ((rc = sketch_union(s, &ds, dim, port, exclude_research, &src, &ex, err)) < 0)
-                break;
-            m_exact = m_exact && ex;
-            m_src += src;
-        } else {
-            m_src += exclude_research ? src - rsrc : src;
+            if ((rc = sums_of(s, ds, dim, port, &sm, err)) < 0)
+                goto out;
+            if (!sm.rows)
+                continue;
+            pk += exclude_research ? sm.packets - sm.r_packets : sm.packets;
+            if ((rc = sources_of(s, ds, dim, port, exclude_research, &sm, &ds_src, &ex, err)) < 0)
+                goto out;
+            src += ds_src;
+            exact = exact && ex;
+            days++;
         }
-        days++;
-    }
-    sqlite3_finalize(st);
-    if (rc == 0 && r != SQLITE_DONE)
-        rc = q_err(s, err, "reading the port's days");
-    if (rc < 0) {
-        json_decref(months);
-        json_decref(o);
-        return rc;
+        if (!days)
+            continue;
+        json_t *r = json_object();
+        char buf[32];
+        ds_time_format(m, buf, sizeof buf);
+        buf[7] = 0;
+        json_object_set_new(r, "month", json_string(buf));
+        json_object_set_new(r, "packets", json_integer((json_int_t)pk));
+        json_object_set_new(r, "days", json_integer((json_int_t)days));
+        json_object_set_new(r, "sources_per_day", json_real(ratio((double)src, (double)days)));
+        json_object_set_new(r, "sources_exact", json_boolean(exact));
+        json_array_append_new(months, r);
     }
     json_object_set_new(o, "months", months);
+    months = NULL;
     *out = o;
-    return 0;
+    o = NULL;
+out:
+    json_decref(months);
+    json_decref(o);
+    free(sp);
+    free(ds);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ hosts ---------------- */
@@ -662,7 +703,8 @@ static json_t *host_profile(struct ds_store *s, const struct ds_addr *a, int64_t
     sqlite3_stmt *st;
     if (prepare(s,
                 "SELECT " HOST_AGG " FROM host WHERE addrkey = ? AND addr = ? AND day >= ?"
-                " AND day < ? GROUP BY addr",
+                " AND day < ? AND ingest IN (SELECT id FROM ingest WHERE status = 'done')"
+                " GROUP BY addr",
                 &st, err) < 0)
         return NULL;
     sqlite3_bind_int64(st, 1, ds_store_addr_key(a));
@@ -693,6 +735,7 @@ int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bo
         char sql[2048];
         snprintf(sql, sizeof sql,
                  "SELECT " HOST_AGG " FROM host WHERE day >= ? AND day < ? %s"
+                 " AND ingest IN (SELECT id FROM ingest WHERE status = 'done')"
                  " GROUP BY addr ORDER BY SUM(packets) DESC, addr LIMIT ?",
                  exclude_research ? "AND research IS NULL" : "");
         if ((rc = prepare(s, sql, &st, err)) < 0)
@@ -764,6 +807,7 @@ int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_
     if ((rc = prepare(s,
                       "SELECT first_ns, last_ns, packets, protos, classes, ports, nports, dsts,"
                       " scan, behaviour, ingest FROM host WHERE addrkey = ? AND addr = ?"
+                      " AND ingest IN (SELECT id FROM ingest WHERE status = 'done')"
                       " ORDER BY first_ns",
                       &st, err)) < 0) {
         json_decref(h);

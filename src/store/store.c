@@ -16,19 +16,26 @@
 #include "analyze/hll.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 
-#define APP_ID 0x44534b31 /* "DSK1": marks a darkscope store */
-#define TOP_5M 512        /* port rows kept per protocol in a 5-minute interval */
-#define TOP_1H 4096       /* ... in an hour (a day keeps every port) */
-#define TOP_ASN_5M 256
-#define OTHER_KEY 0xffffffffu /* the key of the row that sums the ports or ASNs not kept */
+#define APP_ID 0x44534b31     /* "DSK1": marks a darkscope store */
+#define TOP_5M 64             /* rows kept per ranked dimension of a 5-minute interval */
+#define TOP_1H 512            /* ... of an hour (a day keeps every key) */
+#define OTHER_KEY 0xffffffffu /* the key of the row that sums the keys not kept */
 
-/* Schema migrations: MIGRATIONS[v] takes a store from version v to v + 1. */
+/*
+ * Schema migrations: MIGRATIONS[v] takes a store from version v to v + 1.
+ *
+ * An ingest writes into the *_stage tables (its own rows, keyed by ingest, replaced freely);
+ * when it finishes, one transaction adds them into the shared tables (with the month and year
+ * roll-ups) and deletes them. An ingest that never finishes leaves only stage rows, which the
+ * next ingest of the same files deletes: the shared tables never see half an ingest.
+ */
 static const char *const MIGRATIONS[] = {
     /* 0 -> 1 */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE ingest("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: a replaced ingest keeps its id */
     "  started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,"
     "  darknet TEXT NOT NULL, monitored INTEGER NOT NULL, threads INTEGER NOT NULL,"
     "  first_ns INTEGER, last_ns INTEGER, packets INTEGER, darknet_packets INTEGER,"
@@ -40,19 +47,32 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX ingest_file_identity ON ingest_file(identity);"
     "CREATE TABLE stat("
     "  gran INTEGER NOT NULL, start INTEGER NOT NULL, dim INTEGER NOT NULL, key INTEGER NOT NULL,"
-    "  ingest INTEGER NOT NULL,"
     "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, sources INTEGER NOT NULL,"
     "  r_packets INTEGER NOT NULL, r_bytes INTEGER NOT NULL, r_sources INTEGER NOT NULL,"
-    "  PRIMARY KEY(gran, start, dim, key, ingest)) WITHOUT ROWID;"
-    "CREATE INDEX stat_ingest ON stat(ingest);"
+    "  ingests INTEGER NOT NULL,"
+    "  PRIMARY KEY(gran, start, dim, key)) WITHOUT ROWID;"
+    /* rankings over days, months and years (shorter intervals keep few rows per dimension) */
+    "CREATE INDEX stat_rank ON stat(gran, dim, start, packets) WHERE gran >= 2;"
+    "CREATE TABLE stat_stage("
+    "  ingest INTEGER NOT NULL, gran INTEGER NOT NULL, start INTEGER NOT NULL,"
+    "  dim INTEGER NOT NULL, key INTEGER NOT NULL,"
+    "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, sources INTEGER NOT NULL,"
+    "  r_packets INTEGER NOT NULL, r_bytes INTEGER NOT NULL, r_sources INTEGER NOT NULL,"
+    "  PRIMARY KEY(ingest, gran, start, dim, key)) WITHOUT ROWID;"
     "CREATE TABLE coverage("
-    "  start INTEGER NOT NULL, ingest INTEGER NOT NULL, monitored INTEGER NOT NULL,"
-    "  PRIMARY KEY(start, ingest)) WITHOUT ROWID;"
+    "  start INTEGER NOT NULL, darknet INTEGER NOT NULL, monitored INTEGER NOT NULL,"
+    "  PRIMARY KEY(start, darknet)) WITHOUT ROWID;"
+    "CREATE TABLE coverage_stage("
+    "  ingest INTEGER NOT NULL, start INTEGER NOT NULL, darknet INTEGER NOT NULL,"
+    "  monitored INTEGER NOT NULL, PRIMARY KEY(ingest, start, darknet)) WITHOUT ROWID;"
     "CREATE TABLE sketch("
-    "  day INTEGER NOT NULL, dim INTEGER NOT NULL, key INTEGER NOT NULL, ingest INTEGER NOT NULL,"
+    "  gran INTEGER NOT NULL, start INTEGER NOT NULL, dim INTEGER NOT NULL, key INTEGER NOT NULL,"
     "  nonresearch BLOB NOT NULL, research BLOB NOT NULL,"
-    "  PRIMARY KEY(day, dim, key, ingest)) WITHOUT ROWID;"
-    "CREATE INDEX sketch_ingest ON sketch(ingest);"
+    "  PRIMARY KEY(gran, start, dim, key)) WITHOUT ROWID;"
+    "CREATE TABLE sketch_stage("
+    "  ingest INTEGER NOT NULL, start INTEGER NOT NULL, dim INTEGER NOT NULL,"
+    "  key INTEGER NOT NULL, nonresearch BLOB NOT NULL, research BLOB NOT NULL,"
+    "  PRIMARY KEY(ingest, start, dim, key)) WITHOUT ROWID;"
     "CREATE TABLE host("
     "  id INTEGER PRIMARY KEY, ingest INTEGER NOT NULL, day INTEGER NOT NULL,"
     "  addr TEXT NOT NULL, addrkey INTEGER NOT NULL, first_ns INTEGER NOT NULL,"
@@ -70,28 +90,72 @@ static const char *const MIGRATIONS[] = {
     "  behaviour TEXT NOT NULL);"
     "CREATE INDEX host_addrkey ON host(addrkey);"
     "CREATE INDEX host_day ON host(day);"
+    "CREATE INDEX host_ingest ON host(ingest);"
     "CREATE TABLE host_top("
-    "  day INTEGER NOT NULL, ingest INTEGER NOT NULL, addr TEXT NOT NULL, packets INTEGER NOT NULL,"
-    "  PRIMARY KEY(day, ingest, addr)) WITHOUT ROWID;",
+    "  day INTEGER NOT NULL, addr TEXT NOT NULL, packets INTEGER NOT NULL,"
+    "  PRIMARY KEY(day, addr)) WITHOUT ROWID;"
+    "CREATE TABLE host_top_stage("
+    "  ingest INTEGER NOT NULL, day INTEGER NOT NULL, addr TEXT NOT NULL,"
+    "  packets INTEGER NOT NULL, PRIMARY KEY(ingest, day, addr)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
 
+/* What a finished ingest adds to the shared tables (?1 = the ingest). The "WHERE true"
+ * keeps SQLite's parser from reading ON CONFLICT as a join constraint. */
+#define ADD_STAT                                                                                   \
+    " ON CONFLICT(gran, start, dim, key) DO UPDATE SET packets = packets + excluded.packets,"      \
+    " bytes = bytes + excluded.bytes, sources = sources + excluded.sources,"                       \
+    " r_packets = r_packets + excluded.r_packets, r_bytes = r_bytes + excluded.r_bytes,"           \
+    " r_sources = r_sources + excluded.r_sources, ingests = ingests + excluded.ingests"
+#define ROLLUP_STAT(g, fn)                                                                         \
+    "INSERT INTO stat SELECT " #g ", " fn "(start), dim, key, SUM(packets), SUM(bytes),"           \
+    " SUM(sources), SUM(r_packets), SUM(r_bytes), SUM(r_sources), 0 FROM stat_stage"               \
+    " WHERE ingest = ?1 AND gran = 2 GROUP BY 2, 3, 4" ADD_STAT ";"
+#define ADD_SKETCH                                                                                 \
+    " ON CONFLICT(gran, start, dim, key) DO UPDATE SET"                                            \
+    " nonresearch = hll_union(nonresearch, excluded.nonresearch),"                                 \
+    " research = hll_union(research, excluded.research)"
+#define ROLLUP_SKETCH(g, fn)                                                                       \
+    "INSERT INTO sketch SELECT " #g ", " fn "(start), dim, key, hll_union_agg(nonresearch),"       \
+    " hll_union_agg(research) FROM sketch_stage WHERE ingest = ?1 GROUP BY 2, 3, 4" ADD_SKETCH ";"
+static const char *const MERGE_SQL =
+    "INSERT INTO stat SELECT gran, start, dim, key, packets, bytes, sources, r_packets, r_bytes,"
+    " r_sources, 1 FROM stat_stage WHERE ingest = ?1 AND true" ADD_STAT
+    ";" ROLLUP_STAT(3, "month_start") ROLLUP_STAT(
+        4, "year_start") "INSERT INTO coverage SELECT start, darknet, monitored FROM "
+                         "coverage_stage WHERE ingest = ?1"
+                         " AND true ON CONFLICT(start, darknet) DO UPDATE SET monitored = "
+                         "excluded.monitored;"
+                         "INSERT INTO sketch SELECT 2, start, dim, key, nonresearch, research FROM "
+                         "sketch_stage"
+                         " WHERE ingest = ?1 AND true" ADD_SKETCH
+                         ";" ROLLUP_SKETCH(3, "month_start") ROLLUP_SKETCH(
+                             4, "year_start") "INSERT INTO host_top SELECT day, addr, packets FROM "
+                                              "host_top_stage WHERE ingest = ?1 AND true"
+                                              " ON CONFLICT(day, addr) DO UPDATE SET packets = "
+                                              "packets + excluded.packets;";
+
+/* The stage tables, emptied for an ingest once merged (or when it is replaced). */
+static const char *const STAGES[] = {"stat_stage", "coverage_stage", "sketch_stage",
+                                     "host_top_stage"};
+
 enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_COUNT };
 static const char *const STMT_SQL[ST_COUNT] = {
-    [ST_STAT] = "INSERT OR REPLACE INTO stat VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_COVER] = "INSERT OR REPLACE INTO coverage VALUES(?,?,?)",
-    [ST_SKETCH] = "INSERT OR REPLACE INTO sketch VALUES(?,?,?,?,?,?)",
+    [ST_STAT] = "INSERT OR REPLACE INTO stat_stage VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_COVER] = "INSERT OR REPLACE INTO coverage_stage VALUES(?,?,?,?)",
+    [ST_SKETCH] = "INSERT OR REPLACE INTO sketch_stage VALUES(?,?,?,?,?,?)",
     [ST_HOST] = ("INSERT INTO host VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
                  "?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-    [ST_TOP] = "INSERT OR REPLACE INTO host_top VALUES(?,?,?,?)",
+    [ST_TOP] = "INSERT OR REPLACE INTO host_top_stage VALUES(?,?,?,?)",
 };
 
 struct ds_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[ST_COUNT];
-    int64_t ingest; /* current ingest id, 0 when none */
+    int64_t ingest;      /* current ingest id, 0 when none */
+    int64_t darknet_key; /* the ingest's darknet, for coverage rows (a hash of its text) */
     bool in_tx;
     const struct ds_scanners *scanners;
     struct ds_sink sink;
@@ -213,6 +277,92 @@ static void bitor_final(sqlite3_context *ctx)
     sqlite3_result_int64(ctx, acc ? *acc : 0);
 }
 
+/* month_start(t), year_start(t): the UTC month / year holding Unix time t. */
+static void month_start_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_result_int64(ctx, ds_time_month_start(sqlite3_value_int64(argv[0])));
+}
+
+static void year_start_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_result_int64(ctx, ds_time_year_start(sqlite3_value_int64(argv[0])));
+}
+
+/* Reads a stored sketch into h, or sets an SQL error. */
+static bool sketch_arg(sqlite3_context *ctx, sqlite3_value *v, struct ds_hll *h)
+{
+    struct ds_err e = {0};
+    if (ds_hll_deserialize(h, sqlite3_value_blob(v), (size_t)sqlite3_value_bytes(v), &e) < 0) {
+        sqlite3_result_error(ctx, e.msg, -1);
+        return false;
+    }
+    return true;
+}
+
+static void sketch_result(sqlite3_context *ctx, const struct ds_hll *h)
+{
+    uint8_t buf[DS_HLL_SERIAL_MAX];
+    int n = ds_hll_serialize(h, buf, sizeof buf);
+    if (n < 0)
+        sqlite3_result_error(ctx, "cannot serialise a sketch", -1);
+    else
+        sqlite3_result_blob(ctx, buf, n, SQLITE_TRANSIENT);
+}
+
+/* hll_union(a, b): the union of two stored sketches. */
+static void hll_union_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct ds_hll a, b;
+    if (!sketch_arg(ctx, argv[0], &a))
+        return;
+    if (!sketch_arg(ctx, argv[1], &b)) {
+        ds_hll_free(&a);
+        return;
+    }
+    if (ds_hll_merge(&a, &b) < 0)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sketch_result(ctx, &a);
+    ds_hll_free(&a);
+    ds_hll_free(&b);
+}
+
+/* hll_union_agg(x): the union of a group's sketches. */
+static void hll_agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct ds_hll *acc = sqlite3_aggregate_context(ctx, sizeof *acc); /* zeroed = empty */
+    struct ds_hll one;
+    if (!acc || !sketch_arg(ctx, argv[0], &one))
+        return;
+    if (ds_hll_merge(acc, &one) < 0)
+        sqlite3_result_error_nomem(ctx);
+    ds_hll_free(&one);
+}
+
+static void hll_agg_final(sqlite3_context *ctx)
+{
+    struct ds_hll *acc = sqlite3_aggregate_context(ctx, 0);
+    struct ds_hll empty;
+    ds_hll_init(&empty);
+    sketch_result(ctx, acc ? acc : &empty);
+    if (acc)
+        ds_hll_free(acc);
+}
+
+static void add_functions(sqlite3 *db)
+{
+    int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    sqlite3_create_function(db, "bitor", 1, f, NULL, NULL, bitor_step, bitor_final);
+    sqlite3_create_function(db, "month_start", 1, f, NULL, month_start_fn, NULL, NULL);
+    sqlite3_create_function(db, "year_start", 1, f, NULL, year_start_fn, NULL, NULL);
+    sqlite3_create_function(db, "hll_union", 2, f, NULL, hll_union_fn, NULL, NULL);
+    sqlite3_create_function(db, "hll_union_agg", 1, f, NULL, NULL, hll_agg_step, hll_agg_final);
+}
+
 static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err);
 static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err);
 /* The key the host table is indexed by: 63 bits of the address's hash. */
@@ -237,8 +387,7 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
         goto out;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    sqlite3_create_function(s->db, "bitor", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL,
-                            bitor_step, bitor_final);
+    add_functions(s->db);
     sqlite3_extended_result_codes(s->db, 0);
     /* reading the header first tells a non-database file apart before any write */
     if ((rc = exec(s, "SELECT count(*) FROM sqlite_master", err)) < 0) {
@@ -384,11 +533,32 @@ int ds_store_files_done(struct ds_store *s, const struct ds_ingest_file *f, size
 
 /* ------------------------------------------------------------------ ingests -------------- */
 
+/* Runs every statement of sql with ?1 bound to v. */
+static int run_bound(struct ds_store *s, const char *sql, int64_t v, const char *what,
+                     struct ds_err *err)
+{
+    const char *tail = sql;
+    while (tail && *tail) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, tail, -1, &st, &tail) != SQLITE_OK)
+            return db_err(s, err, what);
+        if (!st)
+            break; /* only whitespace left */
+        if (sqlite3_bind_parameter_count(st) >= 1)
+            sqlite3_bind_int64(st, 1, v);
+        int r = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (r != SQLITE_DONE && r != SQLITE_ROW)
+            return db_err(s, err, what);
+    }
+    return 0;
+}
+
 /* Removes an ingest and every row it wrote. */
 static int drop_ingest(struct ds_store *s, int64_t id, struct ds_err *err)
 {
-    static const char *const tables[] = {"stat", "coverage", "sketch",
-                                         "host", "host_top", "ingest_file"};
+    static const char *const tables[] = {"stat_stage",     "coverage_stage", "sketch_stage",
+                                         "host_top_stage", "host",           "ingest_file"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ingest = %" PRId64, tables[i], id);
@@ -484,6 +654,11 @@ int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info,
     if ((rc = exec(s, "COMMIT; BEGIN", err)) < 0)
         goto out;
     s->scanners = info->scanners;
+    const char *dn = info->darknet ? info->darknet : "";
+    uint64_t hk = 14695981039346656037ULL; /* FNV-1a of the darknet's text */
+    for (const char *c = dn; *c; c++)
+        hk = (hk ^ (uint8_t)*c) * 1099511628211ULL;
+    s->darknet_key = (int64_t)(hk >> 1);
     memset(&s->stats, 0, sizeof s->stats);
     *id = s->ingest;
     return 0;
@@ -523,13 +698,26 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
     sqlite3_finalize(st);
     if (r != SQLITE_DONE)
         return db_err(s, err, "finishing the ingest");
-    int rc = exec(s, "COMMIT", err);
+    int rc = ok ? run_bound(s, MERGE_SQL, s->ingest, "adding the ingest to the store", err) : 0;
+    for (size_t i = 0; rc == 0 && i < sizeof STAGES / sizeof STAGES[0]; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ingest = %" PRId64, STAGES[i], s->ingest);
+        rc = exec(s, sql, err);
+    }
+    if (rc == 0 && !ok) { /* a failed ingest leaves no profile either: a rerun replaces it */
+        char sql[64];
+        snprintf(sql, sizeof sql, "DELETE FROM host WHERE ingest = %" PRId64, s->ingest);
+        rc = exec(s, sql, err);
+    }
+    if (rc == 0)
+        rc = exec(s, "COMMIT", err);
+    if (rc < 0)
+        exec(s, "ROLLBACK", NULL); /* the ingest stays 'running': the next run replaces it */
     s->in_tx = false;
     s->ingest = 0;
     s->stats.commits++;
     return rc;
 }
-
 /* ------------------------------------------------------------------ the sink ------------- */
 
 static int put_stat(struct ds_store *s, int gran, uint32_t idx, enum ds_dim dim, uint32_t key,
@@ -537,11 +725,11 @@ static int put_stat(struct ds_store *s, int gran, uint32_t idx, enum ds_dim dim,
 {
     sqlite3_stmt *st = s->st[ST_STAT];
     sqlite3_reset(st);
-    sqlite3_bind_int(st, 1, gran);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)idx * ds_gran_seconds[gran]);
-    sqlite3_bind_int(st, 3, (int)dim);
-    sqlite3_bind_int64(st, 4, key);
-    sqlite3_bind_int64(st, 5, s->ingest);
+    sqlite3_bind_int64(st, 1, s->ingest);
+    sqlite3_bind_int(st, 2, gran);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)idx * ds_gran_seconds[gran]);
+    sqlite3_bind_int(st, 4, (int)dim);
+    sqlite3_bind_int64(st, 5, key);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)r->packets);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)r->bytes);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->sources);
@@ -567,7 +755,7 @@ static int window_row(void *ctx, enum ds_dim dim, uint32_t key, const struct ds_
     struct wctx *c = ctx;
     struct ds_store *s = c->s;
     bool ranked = c->w->gran != DS_GRAN_1D && (dim == DS_DIM_TCP || dim == DS_DIM_UDP ||
-                                               (dim == DS_DIM_ASN && c->w->gran == DS_GRAN_5M));
+                                               dim == DS_DIM_ASN || dim == DS_DIM_COUNTRY);
     if (!ranked)
         return put_stat(s, c->w->gran, c->w->idx, dim, key, r, c->err);
     if (s->n_rows == s->cap_rows) {
@@ -606,7 +794,7 @@ static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err)
     size_t i = 0;
     while (i < s->n_rows) {
         enum ds_dim dim = s->rows[i].dim;
-        size_t keep = dim == DS_DIM_ASN ? TOP_ASN_5M : w->gran == DS_GRAN_5M ? TOP_5M : TOP_1H;
+        size_t keep = w->gran == DS_GRAN_5M ? TOP_5M : TOP_1H;
         struct ds_srow other = {0};
         size_t j = i, n = 0;
         for (; j < s->n_rows && s->rows[j].dim == dim; j++, n++) {
@@ -631,9 +819,10 @@ static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err)
     if (w->gran == DS_GRAN_5M) {
         sqlite3_stmt *st = s->st[ST_COVER];
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)w->idx * 300);
-        sqlite3_bind_int64(st, 2, s->ingest);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)w->monitored);
+        sqlite3_bind_int64(st, 1, s->ingest);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)w->idx * 300);
+        sqlite3_bind_int64(st, 3, s->darknet_key);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)w->monitored);
         if (sqlite3_step(st) != SQLITE_DONE)
             return db_err(s, err, "writing coverage");
     }
@@ -658,10 +847,10 @@ static int daysk_row(void *ctx, enum ds_dim dim, uint32_t key, const struct ds_h
         return ds_err_set(c->err, -EINVAL, "cannot serialise a sketch");
     sqlite3_stmt *st = s->st[ST_SKETCH];
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, c->day);
-    sqlite3_bind_int(st, 2, (int)dim);
-    sqlite3_bind_int64(st, 3, key);
-    sqlite3_bind_int64(st, 4, s->ingest);
+    sqlite3_bind_int64(st, 1, s->ingest);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)c->day * 86400);
+    sqlite3_bind_int(st, 3, (int)dim);
+    sqlite3_bind_int64(st, 4, key);
     sqlite3_bind_blob(st, 5, c->buf[0], a, SQLITE_STATIC);
     sqlite3_bind_blob(st, 6, c->buf[1], b, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
@@ -784,8 +973,8 @@ static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t
         char addr[DS_ADDR_STRLEN];
         ds_addr_format(&t[i].addr, addr);
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, day);
-        sqlite3_bind_int64(st, 2, s->ingest);
+        sqlite3_bind_int64(st, 1, s->ingest);
+        sqlite3_bind_int64(st, 2, day);
         sqlite3_bind_text(st, 3, addr, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)t[i].packets);
         if (sqlite3_step(st) != SQLITE_DONE)

@@ -136,7 +136,7 @@ kdn=$(jq -r '.darknet | join(",")' "$tmp/k.json")
 pid=$!
 killed=0
 for _ in $(seq 600); do
-  n=$(sqlite3 "$tmp/k.db" "select count(*) from stat" 2>/dev/null || echo 0)
+  n=$(sqlite3 "$tmp/k.db" "select count(*) from stat_stage" 2>/dev/null || echo 0)
   if [ "${n:-0}" -gt 0 ]; then kill -9 "$pid" 2>/dev/null && killed=1; break; fi
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.02
@@ -144,6 +144,8 @@ done
 wait "$pid" 2>/dev/null || true
 [ "$killed" = 1 ] || fail "the ingest finished before it could be killed (make the capture longer)"
 eq "killed ingest left running" "$(sqlite3 "$tmp/k.db" "select status from ingest")" running
+eq "nothing of it in the shared tables" "$(sqlite3 "$tmp/k.db" "select count(*) from stat")" 0
+[ "$("$bin" report year --db "$tmp/k.db" --format json | jq .packets)" = 0 ] || fail "a killed ingest shows in reports"
 expect 0 "replacing unfinished ingest" "$bin" analyze -r "$tmp/k.pcap" --darknet "$kdn" --db "$tmp/k.db" -o /dev/null
 for r in year ports hosts asns; do
   cmp -s <("$bin" report $r --db "$tmp/ref.db" --top 1000 --format json) \
@@ -182,7 +184,7 @@ expect 3 "bad.txt:2" "$bin" analyze -r "$tmp/a.pcap" --db "$tmp/r.db" --research
 eq "nothing stored" "$(sqlite3 "$tmp/r.db" "select count(*) from ingest" 2>/dev/null || echo 0)" 0
 
 # a full disk: the failing ingest reports it, what was stored before stays readable
-if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/full" && mount -t tmpfs -o size=700k tmpfs "$tmp/full" 2>/dev/null; then
+if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/full" && mount -t tmpfs -o size=2m tmpfs "$tmp/full" 2>/dev/null; then
   trap 'umount "$tmp/full" 2>/dev/null || true' EXIT
   "$bin" gen -q --seed 23 --profile tiny --minutes 2 -w "$tmp/small.pcap"
   "$bin" analyze -r "$tmp/small.pcap" --db "$tmp/full/s.db" -o /dev/null
