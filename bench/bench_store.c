@@ -47,9 +47,12 @@ static void fill(struct ds_window *w, double secs)
 {
     double pk = PPS * secs;
     double src = secs >= 86400 ? 1.0e6 : secs >= 3600 ? 2.0e5 : 4.0e4;
-    struct ds_srow t = {.packets = (uint64_t)pk, .bytes = (uint64_t)(pk * 60),
-                        .sources = (uint64_t)src, .r_packets = (uint64_t)(pk * 0.4),
-                        .r_bytes = (uint64_t)(pk * 24), .r_sources = 900};
+    struct ds_srow t = {.packets = (uint64_t)pk,
+                        .bytes = (uint64_t)(pk * 60),
+                        .sources = (uint64_t)src,
+                        .r_packets = (uint64_t)(pk * 0.4),
+                        .r_bytes = (uint64_t)(pk * 24),
+                        .r_sources = 900};
     w->total = t;
     static const double proto_share[DS_PROTO_COUNT] = {0.86, 0.1, 0.035, 0.004, 0.001};
     for (int i = 0; i < DS_PROTO_COUNT; i++) {
@@ -125,15 +128,37 @@ static double timed(const char *name, struct ds_store *st, int which)
     double t0 = now();
     int rc = 0;
     switch (which) {
-    case 0: rc = ds_query_year(st, &per, false, &out, &err); break;
-    case 1: rc = ds_query_rank(st, &per, &ro, &out, &err); break;
-    case 2: ro.exclude_research = true; rc = ds_query_rank(st, &per, &ro, &out, &err); break;
-    case 3: ro.by_sources = true; rc = ds_query_rank(st, &per, &ro, &out, &err); break;
-    case 4: ro.kind = DS_RANK_COUNTRIES; rc = ds_query_rank(st, &per, &ro, &out, &err); break;
-    case 5: ro.kind = DS_RANK_ASNS; rc = ds_query_rank(st, &per, &ro, &out, &err); break;
-    case 6: rc = ds_query_port_monthly(st, &per, 0, 23, false, &out, &err); break;
-    case 7: rc = ds_query_hosts(st, &per, 10, false, &out, &err); break;
-    case 8: rc = ds_query_host(st, "10.0.0.7", &out, &err); break;
+    case 0:
+        rc = ds_query_year(st, &per, false, &out, &err);
+        break;
+    case 1:
+        rc = ds_query_rank(st, &per, &ro, &out, &err);
+        break;
+    case 2:
+        ro.exclude_research = true;
+        rc = ds_query_rank(st, &per, &ro, &out, &err);
+        break;
+    case 3:
+        ro.by_sources = true;
+        rc = ds_query_rank(st, &per, &ro, &out, &err);
+        break;
+    case 4:
+        ro.kind = DS_RANK_COUNTRIES;
+        rc = ds_query_rank(st, &per, &ro, &out, &err);
+        break;
+    case 5:
+        ro.kind = DS_RANK_ASNS;
+        rc = ds_query_rank(st, &per, &ro, &out, &err);
+        break;
+    case 6:
+        rc = ds_query_port_monthly(st, &per, 0, 23, false, &out, &err);
+        break;
+    case 7:
+        rc = ds_query_hosts(st, &per, 10, false, &out, &err);
+        break;
+    case 8:
+        rc = ds_query_host(st, "10.0.0.7", &out, &err);
+        break;
     }
     double t = now() - t0;
     if (rc < 0)
@@ -227,9 +252,10 @@ int main(int argc, char **argv)
     printf("simulated %d days (%.1f s to write): store %.1f MB, %.2f MB per day of statistics"
            " (without the full host profiles)\n",
            days, t_build, (double)sb.st_size / 1e6, (double)sb.st_size / 1e6 / days);
-    static const char *const names[] = {"year",      "ports",      "ports --exclude-research",
-                                        "ports --by sources", "countries", "asns",
-                                        "port 23 --monthly",  "hosts",     "host ADDR"};
+    static const char *const names[] = {
+        "year",      "ports", "ports --exclude-research", "ports --by sources",
+        "countries", "asns",  "port 23 --monthly",        "hosts",
+        "host ADDR"};
     double worst = 0;
     for (int i = 0; i < 9; i++) {
         double best = 1e9;

@@ -125,7 +125,10 @@ static json_t *year(struct ds_store *s, const char *from, const char *to)
     return o;
 }
 
-static json_int_t jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
+static json_int_t jint(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
 
 static void test_open_and_refuse(void **st)
 {
@@ -169,10 +172,10 @@ static void test_merge(void **st)
 {
     (void)st;
     struct ds_store *s = open_new("m.db");
-    ingest_days(s, DAY0, 31, 1000, 0, 100, true);   /* January, sources 0..99 */
+    ingest_days(s, DAY0, 31, 1000, 0, 100, true); /* January, sources 0..99 */
     json_t *o = year(s, "2024-01", "2024-02");
     assert_int_equal(jint(o, "packets"), 31000);
-    assert_int_equal(jint(o, "sources"), 100);      /* the month's sketch: exact set */
+    assert_int_equal(jint(o, "sources"), 100); /* the month's sketch: exact set */
     assert_true(json_is_true(json_object_get(o, "sources_exact")));
     assert_string_equal(json_string_value(json_object_get(o, "granularity")), "month");
     assert_int_equal(json_real_value(json_object_get(o, "monitored_addresses")), 256);
@@ -224,8 +227,8 @@ static void test_replace_unfinished(void **st)
     struct ds_ingest_file file;
     struct ds_err err = {0};
     assert_int_equal(ds_store_file_identity(cap, &file, &err), 0);
-    struct ds_ingest_info ii = {.darknet = "x", .monitored = 1, .threads = 1, .files = &file,
-                                .n_files = 1};
+    struct ds_ingest_info ii = {
+        .darknet = "x", .monitored = 1, .threads = 1, .files = &file, .n_files = 1};
     int64_t id1, id2;
     assert_int_equal(ds_store_ingest_begin(s, &ii, &id1, &err), 0);
     struct ds_window w;
