@@ -19,7 +19,12 @@ PKGS=(
   libmaxminddb-dev    # country/ASN enrichment from MMDB files
   libsqlite3-dev      # the store (statistics, profiles, registry)
   sqlite3             # inspecting a store by hand; tests corrupt and check databases
-  libssl-dev          # libcrypto: SHA-256 file identities, password hashes
+  libssl-dev          # libcrypto: SHA-256 file identities, HMAC signatures, password hashes
+  libcurl4-openssl-dev # alert delivery: SMTP (STARTTLS, AUTH) and webhooks
+  libmicrohttpd-dev   # the daemon's HTTP server (metrics, API, web UI)
+  python3             # test receivers (SMTP, HTTP, syslog) started by the tests
+  python3-aiosmtpd    # the real SMTP server the delivery tests send to
+  openssl             # tests make a self-signed certificate for STARTTLS
   mmdb-bin            # mmdblookup, to check geo databases by hand
   libcmocka-dev       # unit tests
   jq                  # end-to-end tests compare JSON

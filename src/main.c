@@ -23,7 +23,7 @@ int main(int argc, char **argv)
         return DS_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("darkscope 0.1.0\n");
+        printf("darkscope %s\n", DS_VERSION);
         return DS_EXIT_OK;
     }
     for (const struct ds_command *const *c = ds_commands; *c; c++)

@@ -262,6 +262,8 @@ static int run_inline(const struct ds_engine_opts *o, struct ds_source *src, str
             }
         }
         ds_shard_ingest_batch(sh, batch, hashes, k);
+        if (o->on_batch)
+            o->on_batch(o->ctx, fv[n - 1].ts_ns, n);
         poll_every(o, src, frames, frames + (uint64_t)n);
         frames += (uint64_t)n;
     }
@@ -322,6 +324,8 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
             if ((r->local_head & (RING_BATCH - 1)) == 0)
                 ring_publish(r);
         }
+        if (o->on_batch)
+            o->on_batch(o->ctx, fv[n - 1].ts_ns, n);
         poll_every(o, src, frames, frames + (uint64_t)n);
         frames += (uint64_t)n;
     }

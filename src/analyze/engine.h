@@ -27,6 +27,9 @@ struct ds_engine_opts {
     volatile sig_atomic_t *stats_request;
     void (*on_stats)(void *ctx, struct ds_source *src);
     void *ctx;
+    /* Optional: after every batch, from the reading thread, with the batch's last packet time
+     * (the daemon ticks the alert engine and checks for reloads here). */
+    void (*on_batch)(void *ctx, uint64_t ts_ns, int frames);
 };
 
 struct ds_engine_result {

@@ -31,6 +31,13 @@ int ds_shard_init(struct ds_shard *s, int id, const struct ds_shard_config *cfg,
             goto out;
         s->have_geo = true;
     }
+    if (cfg && cfg->alerts) {
+        if ((rc = ds_matcher_init(&s->matcher, cfg->registry, cfg->alerts,
+                                  cfg->alert_update_ns ? cfg->alert_update_ns : 10000000000ull)) <
+            0)
+            goto out;
+        s->alerting = true;
+    }
     if (collect) {
         for (int g = 0; g < DS_GRAN_COUNT; g++)
             if ((rc = ds_window_init(&s->w[g], (enum ds_gran)g)) < 0)
@@ -62,6 +69,9 @@ void ds_shard_free(struct ds_shard *s)
     s->flush = NULL;
     free(s->dayx);
     s->dayx = NULL;
+    if (s->alerting)
+        ds_matcher_free(&s->matcher);
+    s->alerting = false;
 }
 
 /* ------------------------------------------------------------------ profile segments ----- */
@@ -354,6 +364,8 @@ static void advance(struct ds_shard *s, uint32_t now)
 
 int ds_shard_finish(struct ds_shard *s)
 {
+    if (s->alerting)
+        ds_matcher_flush(&s->matcher);
     if (s->collect && s->open) {
         struct ds_window *w5 = &s->w[DS_GRAN_5M];
         emit_window(s, w5);
@@ -633,6 +645,8 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
     }
     if (has_port && pn5 && host->win_ports < UINT8_MAX)
         host->win_ports++;
+    if (s->alerting)
+        ds_matcher_packet(&s->matcher, p, host);
     if (!s->collect)
         return;
 
@@ -707,8 +721,38 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
     }
 }
 
+/* Adds what changed since the last publication to the shared counters. */
+static void publish(struct ds_shard *s)
+{
+    struct ds_path_metrics *m = s->cfg->metrics;
+    const struct ds_summary *sum = s->sum;
+#define PUB(field, value, last)                                                                    \
+    do {                                                                                           \
+        uint64_t v_ = (value);                                                                     \
+        if (v_ != (last)) {                                                                        \
+            atomic_fetch_add_explicit(&m->field, v_ - (last), memory_order_relaxed);               \
+            (last) = v_;                                                                           \
+        }                                                                                          \
+    } while (0)
+    PUB(darknet, sum->darknet_packets, s->pub_darknet);
+    PUB(bytes, sum->darknet_bytes, s->pub_bytes);
+    for (int i = 0; i < DS_CLASS_COUNT; i++)
+        PUB(classes[i], sum->classes[i], s->pub_classes[i]);
+    for (int i = 0; i < DS_FP_COUNT; i++)
+        PUB(fps[i], sum->fps[i], s->pub_fps[i]);
+    PUB(alert_packets, s->alerting ? s->matcher.matched : 0, s->pub_matched);
+#undef PUB
+    uint64_t h = ds_hosttab_count(&s->hosts);
+    if (h != s->pub_hosts) { /* a gauge: may go down (eviction) */
+        atomic_fetch_add_explicit(&m->hosts, h - s->pub_hosts, memory_order_relaxed);
+        s->pub_hosts = h;
+    }
+}
+
 void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t *h, int n)
 {
+    if (s->alerting)
+        ds_matcher_begin(&s->matcher);
     struct ds_host *host[DS_SHARD_BATCH];
     bool created[DS_SHARD_BATCH];
     uint64_t pkey[DS_SHARD_BATCH];
@@ -727,4 +771,8 @@ void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t 
                                      ds_port_key(p[j].proto == 17, p[j].dport));
         count(s, &p[i], host[i], created[i], pkey[i], h[i]);
     }
+    if (s->alerting && n)
+        ds_matcher_end(&s->matcher, p[n - 1].ts_ns);
+    if (s->cfg->metrics)
+        publish(s);
 }

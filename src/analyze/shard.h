@@ -6,9 +6,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alert/match.h"
 #include "analyze/collect.h"
 #include "analyze/daysketch.h"
 #include "analyze/hosttab.h"
+#include "analyze/metrics.h"
 #include "analyze/summary.h"
 #include "analyze/window.h"
 #include "decode/pkt.h"
@@ -24,6 +26,12 @@ struct ds_shard_config {
     uint32_t vscan_ports;               /* vertical scan: ports in 5 minutes (15) */
     uint32_t idle_intervals;            /* evict hosts idle this many 5-minute intervals */
     size_t max_hosts;                   /* per shard; 0 = no limit */
+    /* alerting: the current registry snapshot (swapped on reload) and where events go;
+     * NULL: no alerting */
+    _Atomic(const struct ds_registry *) *registry;
+    const struct ds_alert_sink *alerts;
+    uint64_t alert_update_ns;        /* changes of an alert reported at most this often (10 s) */
+    struct ds_path_metrics *metrics; /* published after every batch, or NULL */
 };
 
 /* Owned by one thread; shards share no mutable state (the collector has its own lock), so
@@ -49,6 +57,11 @@ struct ds_shard {
     uint64_t evicted, evicted_active; /* evictions; of them, hosts seen the same day */
     uint64_t segments;                /* profile segments flushed */
     int failed;                       /* the collector's error, sticky */
+    struct ds_matcher matcher;
+    bool alerting;
+    /* what this shard last published into cfg->metrics */
+    uint64_t pub_darknet, pub_bytes, pub_classes[DS_CLASS_COUNT], pub_fps[DS_FP_COUNT];
+    uint64_t pub_hosts, pub_matched;
 };
 
 int ds_shard_init(struct ds_shard *s, int id, const struct ds_shard_config *cfg,

@@ -5,6 +5,7 @@
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/log.h"
 
@@ -51,13 +52,15 @@ int ds_source_open(struct ds_source **out, const struct ds_capture_opts *opts, s
     struct ds_source *s = NULL;
     int rc;
     *out = NULL;
-    if (opts->iface && opts->n_paths)
-        return ds_err_set(err, -EINVAL, "capture: give an interface or files, not both");
-    if (!opts->iface && opts->n_paths == 0)
+    bool live = opts->iface || opts->n_ifaces;
+    if (live && opts->n_paths)
+        return ds_err_set(err, -EINVAL, "capture: give interfaces or files, not both");
+    if (!live && opts->n_paths == 0)
         return ds_err_set(err, -EINVAL, "capture: no interface and no input files given");
-    rc = source_new(&s, opts->iface ? "live" : "file", opts->bpf, err);
+    rc = source_new(&s, live ? "live" : "file", opts->bpf, err);
     if (rc < 0)
         goto out;
+    s->speed = live ? 0 : opts->speed;
     rc = s->be->open(s, opts, err);
 out:
     if (rc < 0 && s) {
@@ -86,11 +89,48 @@ int ds_source_open_mem(struct ds_source **out, const uint8_t *data, size_t len, 
     return rc;
 }
 
+static int64_t wall_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Replay pacing: waits until the frame is due (its packet-time distance from the first
+ * frame, divided by the speed), in short sleeps so ds_source_break still stops it soon. */
+static void pace(struct ds_source *s, const struct ds_frame *f)
+{
+    if (!s->paced) {
+        s->paced = true;
+        s->pace_wall_ns = wall_ns();
+        s->pace_ts_ns = f->ts_ns;
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        ds_info("capture",
+                "replay at %gx: packet time %" PRIu64 ".%09" PRIu64 " is wall time %lld.%09ld",
+                s->speed, f->ts_ns / 1000000000u, f->ts_ns % 1000000000u, (long long)rt.tv_sec,
+                rt.tv_nsec);
+        return;
+    }
+    if (f->ts_ns <= s->pace_ts_ns)
+        return;
+    int64_t due = s->pace_wall_ns + (int64_t)((double)(f->ts_ns - s->pace_ts_ns) / s->speed);
+    for (;;) {
+        int64_t left = due - wall_ns();
+        if (left <= 0 || s->broken)
+            return;
+        struct timespec ts = {0, left > 50000000 ? 50000000 : (long)left};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int ds_source_next(struct ds_source *s, struct ds_frame *f, struct ds_err *err)
 {
     if (DS_UNLIKELY(s->broken))
         return 0;
     int rc = s->be->next(s, f, err);
+    if (rc == 1 && s->speed > 0)
+        pace(s, f);
     s->st.frames += rc == 1;
     return rc;
 }
@@ -99,6 +139,8 @@ int ds_source_next_batch(struct ds_source *s, struct ds_frame *fv, int max, stru
 {
     if (DS_UNLIKELY(s->broken) || max <= 0)
         return 0;
+    if (s->speed > 0) /* paced: one frame at a time, each when it is due */
+        return ds_source_next(s, fv, err);
     int n = s->be->next_batch ? s->be->next_batch(s, fv, max, err) : s->be->next(s, fv, err);
     if (n > 0)
         s->st.frames += (uint64_t)n;

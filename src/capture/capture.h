@@ -22,12 +22,16 @@ struct ds_frame {
 struct ds_capture_opts {
     const char *const *paths; /* files or directories; "-" is standard input */
     size_t n_paths;
-    const char *iface; /* live capture when set (paths must be empty) */
-    const char *bpf;   /* BPF filter expression, or NULL; applied to files and live */
-    int snaplen;       /* live: bytes per packet to capture (default 262144) */
-    bool immediate;    /* live: deliver packets at once instead of buffering */
-    bool promisc;      /* live: promiscuous mode */
-    int buffer_mb;     /* live: kernel buffer size, 0 = libpcap default */
+    const char *iface;         /* live capture when set (paths must be empty) */
+    const char *const *ifaces; /* or several interfaces at once (then iface is ignored) */
+    size_t n_ifaces;
+    const char *bpf; /* BPF filter expression, or NULL; applied to files and live */
+    int snaplen;     /* live: bytes per packet to capture (default 262144) */
+    bool immediate;  /* live: deliver packets at once instead of buffering */
+    bool promisc;    /* live: promiscuous mode */
+    int buffer_mb;   /* live: kernel buffer size, 0 = libpcap default */
+    double speed;    /* files: 0 = as fast as possible; else replay in real time times this
+                        (1 = as captured, 10 = ten times faster); packet times are kept */
 };
 
 struct ds_capture_stats {

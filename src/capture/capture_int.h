@@ -72,6 +72,11 @@ struct ds_source {
     struct ds_capture_stats st;   /* frames, filtered_out and input counters */
     struct ds_bpf bpf;
     void *priv; /* backend state, owned by the backend */
+    /* replay pacing (opts.speed > 0): wall and packet time of the first frame */
+    double speed;
+    int64_t pace_wall_ns;
+    uint64_t pace_ts_ns;
+    bool paced;
 };
 
 /* Test and fuzz hook: a file source over caller memory (not copied; must outlive the source).

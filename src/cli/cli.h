@@ -11,6 +11,8 @@ struct ds_command {
 extern const struct ds_command ds_cmd_analyze;
 extern const struct ds_command ds_cmd_gen;
 extern const struct ds_command ds_cmd_report;
+extern const struct ds_command ds_cmd_org;
+extern const struct ds_command ds_cmd_run;
 
 /* NULL-terminated registry, in help order. */
 extern const struct ds_command *const ds_commands[];

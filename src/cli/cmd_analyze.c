@@ -18,6 +18,7 @@
 #include "enrich/geo.h"
 #include "enrich/scanners.h"
 #include "store/archive.h"
+#include "cli/stored.h"
 #include "store/store.h"
 
 static const char *const format_names[] = {"table", "csv", "json", NULL};
@@ -358,121 +359,6 @@ static char *join_args(const struct ds_strlist *l)
     return s;
 }
 
-/* Enrichment and storage for --db: what a stored run needs besides the packet path. */
-struct stored_run {
-    struct ds_store *store;
-    struct ds_geo *geo;
-    struct ds_scanners *scanners;
-    struct ds_ingest_file *files;
-    size_t n_files;
-    char **inputs; /* what to read: every expanded input not ingested before */
-    size_t n_inputs;
-    bool ingesting;
-};
-
-static void stored_free(struct stored_run *r)
-{
-    ds_store_close(r->store);
-    ds_geo_close(r->geo);
-    ds_scanners_free(r->scanners);
-    free(r->files);
-    for (size_t i = 0; i < r->n_inputs; i++)
-        free(r->inputs[i]);
-    free(r->inputs);
-}
-
-/* Opens the store, drops inputs stored before (by content), loads geo and research lists. */
-static int stored_setup(struct stored_run *r, const struct analyze_settings *s, struct ds_err *err)
-{
-    int rc;
-    if ((rc = ds_store_open(&r->store, s->db, false, err)) < 0)
-        return rc;
-    if (s->read.n) {
-        char **all;
-        size_t n_all;
-        if ((rc = ds_capture_expand((const char *const *)s->read.v, s->read.n, &all, &n_all, err)) <
-            0)
-            return rc;
-        r->files = calloc(n_all ? n_all : 1, sizeof *r->files);
-        r->inputs = calloc(n_all ? n_all : 1, sizeof *r->inputs);
-        bool *done = calloc(n_all ? n_all : 1, sizeof *done);
-        int64_t *by = calloc(n_all ? n_all : 1, sizeof *by);
-        if (!r->files || !r->inputs || !done || !by) {
-            rc = ds_err_set(err, -ENOMEM, "out of memory");
-        } else {
-            for (size_t i = 0; i < n_all && rc == 0; i++) {
-                struct ds_err fe = {0};
-                /* only regular files have a content identity (not "-", pipes, devices) */
-                if (ds_store_file_identity(all[i], &r->files[r->n_files], &fe) == 0)
-                    r->n_files++;
-                else if (strcmp(all[i], "-") != 0 && fe.code != -ESPIPE)
-                    rc = ds_err_set(err, fe.code, "%s", fe.msg);
-            }
-            if (rc == 0)
-                rc = ds_store_files_done(r->store, r->files, r->n_files, done, by, err);
-            size_t keep = 0;
-            for (size_t i = 0, f = 0; i < n_all && rc == 0; i++) {
-                bool has_id = f < r->n_files && r->files[f].path == all[i];
-                if (has_id && done[f]) {
-                    fprintf(stderr,
-                            "darkscope analyze: %s was stored before (ingest %" PRId64
-                            "): skipped\n",
-                            all[i], by[f]);
-                    free(all[i]);
-                    all[i] = NULL;
-                    memmove(&r->files[f], &r->files[f + 1],
-                            (r->n_files - f - 1) * sizeof *r->files);
-                    memmove(&done[f], &done[f + 1], (r->n_files - f - 1) * sizeof *done);
-                    memmove(&by[f], &by[f + 1], (r->n_files - f - 1) * sizeof *by);
-                    r->n_files--;
-                    continue;
-                }
-                f += has_id;
-                r->inputs[keep++] = all[i];
-                all[i] = NULL;
-            }
-            r->n_inputs = keep;
-        }
-        for (size_t i = 0; i < n_all; i++)
-            free(all[i]);
-        free(all);
-        free(done);
-        free(by);
-        if (rc < 0)
-            return rc;
-    }
-    struct ds_geo_config gc = {.country_db = s->geo_country, .asn_db = s->geo_asn};
-    if ((rc = ds_geo_open(&r->geo, &gc, err)) < 0)
-        return rc;
-    if ((rc = ds_scanners_new(&r->scanners, err)) < 0)
-        return rc;
-    if (!s->no_research_default &&
-        (rc = ds_scanners_load(r->scanners, DS_DATA_DIR "/research-scanners.txt", err)) < 0)
-        return rc;
-    for (size_t i = 0; i < s->research.n; i++)
-        if ((rc = ds_scanners_load(r->scanners, s->research.v[i], err)) < 0)
-            return rc;
-    return ds_scanners_finish(r->scanners, err);
-}
-
-/* The darknet as text, for the ingest log. */
-static char *darknet_text(const struct analyze_settings *s)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    for (size_t i = 0; i < s->darknet.n; i++)
-        fprintf(f, "%s%s", i ? "," : "", s->darknet.v[i]);
-    for (size_t i = 0; i < s->darknet_file.n; i++)
-        fprintf(f, "%sfile:%s", i || s->darknet.n ? "," : "", s->darknet_file.v[i]);
-    if (!s->darknet.n && !s->darknet_file.n)
-        fprintf(f, "all");
-    fclose(f);
-    return buf;
-}
-
 static int analyze_run(int argc, char **argv)
 {
     struct analyze_settings s = {0};
@@ -481,7 +367,7 @@ static int analyze_run(int argc, char **argv)
     struct ds_darknet dn;
     struct ds_source *src = NULL;
     struct ds_summary *sum = NULL;
-    struct stored_run st = {0};
+    struct ds_stored_run st = {0};
     struct ds_archive *arch = NULL;
     FILE *out = stdout;
     int status = DS_EXIT_USAGE;
@@ -528,7 +414,18 @@ static int analyze_run(int argc, char **argv)
 
     status = DS_EXIT_FAIL;
     if (s.db) {
-        if (stored_setup(&st, &s, &err) < 0)
+        struct ds_stored_opts so = {
+            .db = s.db,
+            .read = (const char *const *)s.read.v,
+            .n_read = s.read.n,
+            .geo_country = s.geo_country,
+            .geo_asn = s.geo_asn,
+            .research = (const char *const *)s.research.v,
+            .n_research = s.research.n,
+            .no_research_default = s.no_research_default,
+            .cmd = "analyze",
+        };
+        if (ds_stored_setup(&st, &so, &err) < 0)
             goto bad;
         if (s.read.n && st.n_inputs == 0) {
             fprintf(stderr, "darkscope analyze: every input was stored before: nothing to do\n");
@@ -599,7 +496,8 @@ static int analyze_run(int argc, char **argv)
         .on_stats = print_capture_stats,
     };
     if (s.db) {
-        char *dtext = darknet_text(&s);
+        char *dtext = ds_darknet_text((const char *const *)s.darknet.v, s.darknet.n,
+                                      (const char *const *)s.darknet_file.v, s.darknet_file.n);
         struct ds_ingest_info ii = {.darknet = dtext,
                                     .monitored = shc.monitored,
                                     .threads = (int)s.threads,
@@ -685,7 +583,7 @@ out:
         ds_archive_close(arch, NULL);
     if (src)
         ds_source_close(src);
-    stored_free(&st);
+    ds_stored_free(&st);
     free(sum);
     ds_darknet_free(&dn);
     ds_strlist_free(&pos);

@@ -703,7 +703,8 @@ static json_t *host_profile(struct ds_store *s, const struct ds_addr *a, int64_t
     sqlite3_stmt *st;
     if (prepare(s,
                 "SELECT " HOST_AGG " FROM host WHERE addrkey = ? AND addr = ? AND day >= ?"
-                " AND day < ? AND ingest IN (SELECT id FROM ingest WHERE status = 'done')"
+                " AND day < ? AND ingest IN (SELECT id FROM ingest WHERE status IN ('done', "
+                "'live', 'interrupted'))"
                 " GROUP BY addr",
                 &st, err) < 0)
         return NULL;
@@ -733,11 +734,12 @@ int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bo
     json_t *list = json_array();
     if (d1 - d0 <= 1) {
         char sql[2048];
-        snprintf(sql, sizeof sql,
-                 "SELECT " HOST_AGG " FROM host WHERE day >= ? AND day < ? %s"
-                 " AND ingest IN (SELECT id FROM ingest WHERE status = 'done')"
-                 " GROUP BY addr ORDER BY SUM(packets) DESC, addr LIMIT ?",
-                 exclude_research ? "AND research IS NULL" : "");
+        snprintf(
+            sql, sizeof sql,
+            "SELECT " HOST_AGG " FROM host WHERE day >= ? AND day < ? %s"
+            " AND ingest IN (SELECT id FROM ingest WHERE status IN ('done', 'live', 'interrupted'))"
+            " GROUP BY addr ORDER BY SUM(packets) DESC, addr LIMIT ?",
+            exclude_research ? "AND research IS NULL" : "");
         if ((rc = prepare(s, sql, &st, err)) < 0)
             goto fail;
         sqlite3_bind_int64(st, 1, d0);
@@ -807,7 +809,8 @@ int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_
     if ((rc = prepare(s,
                       "SELECT first_ns, last_ns, packets, protos, classes, ports, nports, dsts,"
                       " scan, behaviour, ingest FROM host WHERE addrkey = ? AND addr = ?"
-                      " AND ingest IN (SELECT id FROM ingest WHERE status = 'done')"
+                      " AND ingest IN (SELECT id FROM ingest WHERE status IN ('done', 'live', "
+                      "'interrupted'))"
                       " ORDER BY first_ns",
                       &st, err)) < 0) {
         json_decref(h);

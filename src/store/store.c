@@ -97,6 +97,53 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE host_top_stage("
     "  ingest INTEGER NOT NULL, day INTEGER NOT NULL, addr TEXT NOT NULL,"
     "  packets INTEGER NOT NULL, PRIMARY KEY(ingest, day, addr)) WITHOUT ROWID;",
+    /* 1 -> 2: the DAEDALUS registry, alerts and the delivery outbox (docs/alerts.md) */
+    "CREATE TABLE org("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+    "  lang TEXT NOT NULL DEFAULT 'en', channels TEXT NOT NULL DEFAULT 'smtp,webhook,syslog,file',"
+    "  renotify_s INTEGER, group_wait_s INTEGER, group_interval_s INTEGER,"
+    "  repeat_interval_s INTEGER, created TEXT NOT NULL);"
+    "CREATE TABLE org_range("
+    "  org INTEGER NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('livenet', 'darknet')), prefix TEXT NOT NULL,"
+    "  PRIMARY KEY(org, kind, prefix)) WITHOUT ROWID;"
+    "CREATE TABLE org_contact("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  org INTEGER NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
+    "  channel TEXT NOT NULL CHECK(channel IN ('smtp', 'webhook', 'syslog', 'file')),"
+    "  address TEXT NOT NULL, secret TEXT, UNIQUE(org, channel, address));"
+    "CREATE TABLE audit("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT NOT NULL,"
+    "  what TEXT NOT NULL, object TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE TABLE alert("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  org INTEGER NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
+    "  addr TEXT NOT NULL, kase INTEGER NOT NULL, state INTEGER NOT NULL,"
+    "  severity INTEGER NOT NULL, first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,"
+    "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, targets_bits INTEGER NOT NULL,"
+    "  protos INTEGER NOT NULL, classes INTEGER NOT NULL, fps INTEGER NOT NULL,"
+    "  scan_type TEXT NOT NULL, peak_ppm INTEGER NOT NULL, ports TEXT NOT NULL,"
+    "  samples TEXT NOT NULL, family TEXT,"
+    "  notified_ns INTEGER NOT NULL DEFAULT 0," /* packet time of its last own notification */
+    "  notices INTEGER NOT NULL DEFAULT 0,"     /* notifications so far (message ids) */
+    "  changed INTEGER NOT NULL DEFAULT 0,"     /* changed since the last notice or digest */
+    "  json TEXT NOT NULL,"                     /* the alert as last formatted */
+    "  workflow TEXT NOT NULL DEFAULT 'new', assignee TEXT, note TEXT,"
+    "  UNIQUE(org, addr, kase));"
+    "CREATE INDEX alert_state ON alert(state);"
+    "CREATE TABLE outbox("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,"
+    "  key TEXT NOT NULL UNIQUE," /* idempotency: message id + contact */
+    "  message_id TEXT NOT NULL, org INTEGER NOT NULL, contact INTEGER NOT NULL,"
+    "  channel TEXT NOT NULL, address TEXT NOT NULL, secret TEXT,"
+    "  subject TEXT NOT NULL, text TEXT NOT NULL, json TEXT NOT NULL, attachment TEXT NOT NULL,"
+    "  severity INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',"
+    "  attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT, done TEXT);"
+    "CREATE INDEX outbox_due ON outbox(state, next_ms);"
+    "CREATE TABLE digest_state("
+    "  org INTEGER PRIMARY KEY REFERENCES org(id) ON DELETE CASCADE,"
+    "  pending_since_ns INTEGER, last_sent_ns INTEGER, seq INTEGER NOT NULL DEFAULT 0);",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -157,6 +204,7 @@ struct ds_store {
     int64_t ingest;      /* current ingest id, 0 when none */
     int64_t darknet_key; /* the ingest's darknet, for coverage rows (a hash of its text) */
     bool in_tx;
+    bool live; /* the current ingest merges at every checkpoint (live capture) */
     const struct ds_scanners *scanners;
     struct ds_sink sink;
     struct ds_store_stats stats;
@@ -571,6 +619,41 @@ static int drop_ingest(struct ds_store *s, int64_t id, struct ds_err *err)
     return exec(s, sql, err);
 }
 
+/* Adds the ingest's stage rows into the shared tables and empties them (in the open
+ * transaction). */
+static int merge_stage(struct ds_store *s, int64_t id, struct ds_err *err)
+{
+    int rc = run_bound(s, MERGE_SQL, id, "adding the ingest to the store", err);
+    for (size_t i = 0; rc == 0 && i < sizeof STAGES / sizeof STAGES[0]; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ingest = %" PRId64, STAGES[i], id);
+        rc = exec(s, sql, err);
+    }
+    return rc;
+}
+
+/* Live ingests left 'live' by a process that is gone become 'interrupted': their merged rows
+ * and host profiles stay; their unmerged stage rows (since the last checkpoint) are dropped. */
+static int end_stale_live(struct ds_store *s, struct ds_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof STAGES / sizeof STAGES[0]; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM %s WHERE ingest IN (SELECT id FROM ingest WHERE status = 'live')",
+                 STAGES[i]);
+        rc = exec(s, sql, err);
+    }
+    if (rc == 0)
+        rc = exec(s, "UPDATE ingest SET status = 'interrupted' WHERE status = 'live'", err);
+    if (rc == 0 && sqlite3_changes(s->db) > 0)
+        ds_warn("store",
+                "%s: %d live ingest(s) of a daemon that stopped without finishing marked "
+                "interrupted (what they stored up to their last checkpoint stays)",
+                s->path, sqlite3_changes(s->db));
+    return rc;
+}
+
 int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info, int64_t *id,
                           struct ds_err *err)
 {
@@ -610,19 +693,23 @@ int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info,
         sqlite3_finalize(st);
         st = NULL;
     }
+    /* a live ingest of a process that died: what it merged stays (visible), the rest goes */
+    if (info->live && (rc = end_stale_live(s, err)) < 0)
+        goto out;
     char now[32];
     utc_now(now, sizeof now);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO ingest(started, status, darknet, monitored, threads)"
-                           " VALUES(?, 'running', ?, ?, ?)",
+                           " VALUES(?, ?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = db_err(s, err, "starting an ingest");
         goto out;
     }
     sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, info->darknet ? info->darknet : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)info->monitored);
-    sqlite3_bind_int(st, 4, info->threads);
+    sqlite3_bind_text(st, 2, info->live ? "live" : "running", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, info->darknet ? info->darknet : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)info->monitored);
+    sqlite3_bind_int(st, 5, info->threads);
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = db_err(s, err, "starting an ingest");
         goto out;
@@ -654,6 +741,7 @@ int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info,
     if ((rc = exec(s, "COMMIT; BEGIN", err)) < 0)
         goto out;
     s->scanners = info->scanners;
+    s->live = info->live;
     const char *dn = info->darknet ? info->darknet : "";
     uint64_t hk = 14695981039346656037ULL; /* FNV-1a of the darknet's text */
     for (const char *c = dn; *c; c++)
@@ -686,7 +774,8 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
                            -1, &st, NULL) != SQLITE_OK)
         return db_err(s, err, "finishing the ingest");
     sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ok ? "done" : "failed", -1, SQLITE_STATIC);
+    /* a live ingest that failed keeps what it merged: it did happen */
+    sqlite3_bind_text(st, 2, ok ? "done" : s->live ? "interrupted" : "failed", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)first_ns);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)last_ns);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)packets);
@@ -698,13 +787,19 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
     sqlite3_finalize(st);
     if (r != SQLITE_DONE)
         return db_err(s, err, "finishing the ingest");
-    int rc = ok ? run_bound(s, MERGE_SQL, s->ingest, "adding the ingest to the store", err) : 0;
-    for (size_t i = 0; rc == 0 && i < sizeof STAGES / sizeof STAGES[0]; i++) {
-        char sql[96];
-        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ingest = %" PRId64, STAGES[i], s->ingest);
-        rc = exec(s, sql, err);
+    int rc = 0;
+    if (ok || s->live) {
+        rc = merge_stage(s, s->ingest, err);
+    } else {
+        for (size_t i = 0; rc == 0 && i < sizeof STAGES / sizeof STAGES[0]; i++) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "DELETE FROM %s WHERE ingest = %" PRId64, STAGES[i],
+                     s->ingest);
+            rc = exec(s, sql, err);
+        }
     }
-    if (rc == 0 && !ok) { /* a failed ingest leaves no profile either: a rerun replaces it */
+    if (rc == 0 && !ok &&
+        !s->live) { /* a failed ingest leaves no profile either: a rerun replaces it */
         char sql[64];
         snprintf(sql, sizeof sql, "DELETE FROM host WHERE ingest = %" PRId64, s->ingest);
         rc = exec(s, sql, err);
@@ -715,6 +810,7 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
         exec(s, "ROLLBACK", NULL); /* the ingest stays 'running': the next run replaces it */
     s->in_tx = false;
     s->ingest = 0;
+    s->live = false;
     s->stats.commits++;
     return rc;
 }
@@ -987,7 +1083,11 @@ static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err)
 {
     (void)upto;
     struct ds_store *s = ctx;
-    int rc = exec(s, "COMMIT; BEGIN", err);
+    int rc = 0;
+    if (s->live) /* closed intervals become visible at once */
+        rc = merge_stage(s, s->ingest, err);
+    if (rc == 0)
+        rc = exec(s, "COMMIT; BEGIN", err);
     if (rc == 0)
         s->stats.commits++;
     return rc;

@@ -13,7 +13,7 @@
 #include "core/hash.h"
 #include "enrich/scanners.h"
 
-#define DS_STORE_SCHEMA_VERSION 1
+#define DS_STORE_SCHEMA_VERSION 2
 
 /*
  * One open database. Threads: a store is used by one thread at a time (the engine's collector
@@ -60,6 +60,11 @@ struct ds_ingest_info {
     const struct ds_ingest_file *files;
     size_t n_files;                     /* 0 for live capture or standard input */
     const struct ds_scanners *scanners; /* labels for research hosts, or NULL */
+    /* Live capture: closed intervals are merged into the shared tables at every checkpoint
+     * (visible to reports at once; a crash loses only what came after the last one), and
+     * the ingest never needs replacing. A live ingest left by a dead process is marked
+     * 'interrupted' when the next live ingest begins. */
+    bool live;
 };
 
 /*

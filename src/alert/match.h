@@ -1,0 +1,77 @@
+/* match.h - the packet path's side of alerting: which registered organisation a packet
+ * concerns (its source, or the DoS victim behind backscatter), and a per-shard accumulator
+ * per (organisation, address, case) whose changes go to the alert engine. */
+#ifndef DS_MATCH_H
+#define DS_MATCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alert/alert.h"
+#include "alert/registry.h"
+#include "analyze/host.h"
+#include "decode/pkt.h"
+
+/* What a shard reports about one (organisation, address, case): the changes since its last
+ * report (packets, bytes, times, bits) and what it has seen so far (targets bitmap, ports,
+ * samples). */
+struct ds_alert_event {
+    int64_t org_id;
+    struct ds_addr addr;
+    enum ds_alert_case kase;
+    bool first; /* the shard's first report of this key */
+    uint64_t first_ns, last_ns;
+    uint64_t packets, bytes;
+    uint64_t targets_bits; /* 64-bit linear-counting bitmap of destinations */
+    uint8_t protos;
+    uint32_t classes, fps;
+    char scan_type[12];
+    struct ds_alert_port ports[DS_ALERT_TOP_PORTS]; /* packets since the last report */
+    size_t n_ports;
+    struct ds_alert_sample samples[DS_ALERT_SAMPLES];
+    size_t n_samples;
+    uint64_t peak_ppm; /* backscatter: the busiest minute seen in this report's span */
+};
+
+/* Where events go (the alert engine); called from the shard's thread, must be thread-safe. */
+struct ds_alert_sink {
+    void *ctx;
+    void (*post)(void *ctx, const struct ds_alert_event *ev);
+};
+
+struct ds_match_acc; /* one key's state in a shard (match.c) */
+
+/* Per shard; owned by its thread. reg points at the current registry snapshot (swapped by
+ * the daemon on reload; read once per batch). */
+struct ds_matcher {
+    _Atomic(const struct ds_registry *) *reg;
+    const struct ds_registry *cur;
+    const struct ds_alert_sink *sink;
+    uint64_t update_ns; /* report changes at most this often per key, in packet time */
+    struct ds_match_acc *tab;
+    size_t mask, count;
+    uint32_t *pend; /* slots with changes not yet reported */
+    size_t n_pend, cap_pend;
+    uint64_t last_flush_ns;
+    uint64_t matched; /* packets that concerned an organisation */
+};
+
+int ds_matcher_init(struct ds_matcher *m, _Atomic(const struct ds_registry *) *reg,
+                    const struct ds_alert_sink *sink, uint64_t update_ns);
+void ds_matcher_free(struct ds_matcher *m);
+
+/* Start of a batch: picks up a swapped registry (accumulators of the old one are reported
+ * and dropped). */
+void ds_matcher_begin(struct ds_matcher *m);
+
+/* One packet (decoded, classified, its source's profile updated). */
+void ds_matcher_packet(struct ds_matcher *m, const struct ds_pkt *p, const struct ds_host *src);
+
+/* End of a batch: first reports go out at once, changes every update_ns of packet time. */
+void ds_matcher_end(struct ds_matcher *m, uint64_t now_ns);
+
+/* Reports every change now (end of input). */
+void ds_matcher_flush(struct ds_matcher *m);
+
+#endif
