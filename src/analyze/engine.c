@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "analyze/shard.h"
@@ -36,7 +37,8 @@ struct ring {
     _Alignas(64) atomic_size_t head;
     _Alignas(64) atomic_size_t tail;
     _Alignas(64) atomic_int done;
-    size_t local_head; /* reader-private: written but not yet published */
+    _Atomic uint64_t idle_ns; /* the reader saw no frame for a while: the time then */
+    size_t local_head;        /* reader-private: written but not yet published */
     struct ring_item *items;
 };
 
@@ -61,18 +63,31 @@ static void backoff(unsigned *spins)
     }
 }
 
+static uint64_t realtime_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct ring *r = &w->ring;
     size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     unsigned spins = 0;
+    uint64_t idle_seen = 0;
     for (;;) {
         size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
         if (head == tail) {
             if (atomic_load_explicit(&r->done, memory_order_acquire) &&
                 atomic_load_explicit(&r->head, memory_order_acquire) == tail)
                 break;
+            uint64_t idle = atomic_load_explicit(&r->idle_ns, memory_order_acquire);
+            if (idle != idle_seen) { /* quiet input: let time-based work happen */
+                idle_seen = idle;
+                ds_shard_idle(&w->shard, idle);
+            }
             backoff(&spins);
             continue;
         }
@@ -248,6 +263,12 @@ static int run_inline(const struct ds_engine_opts *o, struct ds_source *src, str
     int room;
     while ((room = batch_room(o, frames)) > 0 && !sh->failed) {
         int n = ds_source_next_batch(src, fv, room, err);
+        if (n == DS_SOURCE_IDLE) {
+            ds_shard_idle(sh, realtime_ns());
+            if (o->on_batch)
+                o->on_batch(o->ctx, 0, 0);
+            continue;
+        }
         if (n <= 0) {
             rc = n;
             break;
@@ -305,6 +326,14 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
     int room;
     while ((room = batch_room(o, frames)) > 0 && !(col && ds_collect_failed(col))) {
         int n = ds_source_next_batch(src, fv, room, err);
+        if (n == DS_SOURCE_IDLE) {
+            uint64_t now = realtime_ns();
+            for (int i = 0; i < nw; i++)
+                atomic_store_explicit(&w[i].ring.idle_ns, now, memory_order_release);
+            if (o->on_batch)
+                o->on_batch(o->ctx, 0, 0);
+            continue;
+        }
         if (n <= 0) {
             rc = n;
             break;
@@ -324,6 +353,9 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
             if ((r->local_head & (RING_BATCH - 1)) == 0)
                 ring_publish(r);
         }
+        if (n < BATCH) /* a short batch (live, paced, streams): nothing may wait for more */
+            for (int i = 0; i < nw; i++)
+                ring_publish(&w[i].ring);
         if (o->on_batch)
             o->on_batch(o->ctx, fv[n - 1].ts_ns, n);
         poll_every(o, src, frames, frames + (uint64_t)n);

@@ -749,6 +749,16 @@ static void publish(struct ds_shard *s)
     }
 }
 
+void ds_shard_idle(struct ds_shard *s, uint64_t now_ns)
+{
+    if (s->alerting) {
+        ds_matcher_begin(&s->matcher);
+        ds_matcher_end(&s->matcher, now_ns);
+    }
+    if (s->cfg->metrics)
+        publish(s);
+}
+
 void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t *h, int n)
 {
     if (s->alerting)

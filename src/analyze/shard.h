@@ -90,4 +90,8 @@ static inline void ds_shard_ingest(struct ds_shard *s, struct ds_pkt *p, uint64_
  * 0 or the collector's error. */
 int ds_shard_finish(struct ds_shard *s);
 
+/* No packet for a while (live capture): time-based work as of now_ns (alert changes due for
+ * reporting are reported). Called by the shard's own thread. */
+void ds_shard_idle(struct ds_shard *s, uint64_t now_ns);
+
 #endif

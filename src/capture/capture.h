@@ -3,6 +3,7 @@
 #ifndef DS_CAPTURE_H
 #define DS_CAPTURE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,8 @@ struct ds_capture_opts {
     bool immediate;  /* live: deliver packets at once instead of buffering */
     bool promisc;    /* live: promiscuous mode */
     int buffer_mb;   /* live: kernel buffer size, 0 = libpcap default */
+    int idle_ms;     /* live: after this long without a frame, the next call returns
+                        DS_SOURCE_IDLE, so the caller can act on passing time (0: wait) */
     double speed;    /* files: 0 = as fast as possible; else replay in real time times this
                         (1 = as captured, 10 = ten times faster); packet times are kept */
 };
@@ -54,6 +57,10 @@ struct ds_source;
  * byte offset) and counted in the stats.
  */
 int ds_source_open(struct ds_source **out, const struct ds_capture_opts *opts, struct ds_err *err);
+
+/* Returned by the next functions of a live source with idle_ms set when no frame arrived
+ * for that long: not an error (err is untouched); call again. */
+#define DS_SOURCE_IDLE (-EAGAIN)
 
 /* Next frame in time order: 1 = *f filled, 0 = end of input, <0 = fatal error (err set). */
 int ds_source_next(struct ds_source *s, struct ds_frame *f, struct ds_err *err);

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/log.h"
 
@@ -27,7 +28,16 @@ struct live {
     size_t n;
     size_t next; /* several interfaces: the one to try first */
     struct pollfd *pfd;
+    int idle_ms;     /* opts->idle_ms */
+    int64_t last_ms; /* when a frame (or an idle report) was last returned */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static int open_one(struct ds_source *s, struct live_if *li, const struct ds_capture_opts *o,
                     bool nonblock, struct ds_err *err)
@@ -107,6 +117,8 @@ static int live_open(struct ds_source *s, const struct ds_capture_opts *o, struc
     lv->pfd = calloc(n, sizeof *lv->pfd);
     if (!lv->ifs || !lv->pfd)
         return ds_err_set(err, -ENOMEM, "out of memory");
+    lv->idle_ms = o->idle_ms > 0 ? o->idle_ms : 0;
+    lv->last_ms = mono_ms();
     if (o->buffer_mb < 0 || o->buffer_mb > 2047)
         return ds_err_set(err, -EINVAL, "live capture: buffer size %d MiB out of range",
                           o->buffer_mb);
@@ -151,6 +163,8 @@ static int live_next(struct ds_source *s, struct ds_frame *f, struct ds_err *err
             if (DS_LIKELY(rc == 1)) {
                 fill(f, li, h, d);
                 lv->next = (i + 1) % lv->n; /* fairness: a busy interface cannot starve others */
+                if (lv->idle_ms)
+                    lv->last_ms = mono_ms();
                 return 1;
             }
             if (rc == 0)
@@ -161,6 +175,13 @@ static int live_next(struct ds_source *s, struct ds_frame *f, struct ds_err *err
         }
         if (lv->n > 1 && poll(lv->pfd, lv->n, LIVE_TIMEOUT_MS) < 0 && errno != EINTR)
             return ds_err_set(err, -errno, "live capture: poll: %s", strerror(errno));
+        if (lv->idle_ms) {
+            int64_t now = mono_ms();
+            if (now - lv->last_ms >= lv->idle_ms) {
+                lv->last_ms = now;
+                return DS_SOURCE_IDLE;
+            }
+        }
     }
 }
 

@@ -281,11 +281,12 @@ static const struct ds_option analyze_options[] = {
 
 /* Signal plumbing: the handler only touches these (async-signal-safe), set before capture. */
 static struct ds_source *volatile g_src;
-static volatile sig_atomic_t g_stats_request;
+static volatile sig_atomic_t g_stats_request, g_stopped;
 
 static void on_stop(int sig)
 {
     (void)sig;
+    g_stopped = 1;
     if (g_src)
         ds_source_break(g_src);
 }
@@ -552,7 +553,12 @@ static int analyze_run(int argc, char **argv)
             fclose(jf);
         }
         struct ds_err e2 = {0};
-        if (ds_store_ingest_end(st.store, rc == 0, sum->first_ts_ns, sum->last_ts_ns, sum->packets,
+        /* files cut short by a signal are not kept: a rerun reads them again */
+        bool complete = rc == 0 && (s.iface || !g_stopped);
+        if (!complete && !s.iface)
+            fprintf(stderr, "darkscope analyze: interrupted: nothing is stored; run it again to "
+                            "store these inputs\n");
+        if (ds_store_ingest_end(st.store, complete, sum->first_ts_ns, sum->last_ts_ns, sum->packets,
                                 sum->darknet_packets, sum->sources, json, &e2) < 0) {
             fprintf(stderr, "darkscope analyze: %s\n", e2.msg);
             rc = e2.code;

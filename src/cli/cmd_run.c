@@ -133,11 +133,11 @@ static const struct ds_option run_options[] = {
      .short_name = 's',
      .type = DS_OPT_INT,
      .offset = OPT(snaplen),
-     .def = "262144",
+     .def = "4096",
      .min = 64,
      .max = 262144,
      .metavar = "BYTES",
-     .help = "live: bytes captured per packet"},
+     .help = "live: bytes captured per packet (small slots: many packets fit the kernel buffer)"},
     {.name = "immediate",
      .type = DS_OPT_BOOL,
      .offset = OPT(immediate),
@@ -549,8 +549,9 @@ static void reload(struct daemon *d)
         struct ds_alerts_config ac;
         policy_from(&s, &ac);
         ds_alerts_reconfigure(d->alerts, &ac);
-        ds_info("run", "SIGHUP: alert policy reloaded (close-after %lds, renotify %lds, "
-                       "group-wait %lds, group-interval %lds, repeat-interval %lds)",
+        ds_info("run",
+                "SIGHUP: alert policy reloaded (close-after %lds, renotify %lds, "
+                "group-wait %lds, group-interval %lds, repeat-interval %lds)",
                 s.close_after, s.renotify, s.group_wait, s.group_interval, s.repeat_interval);
     }
     ds_options_free(run_options, N_OPTS, &s);
@@ -582,8 +583,8 @@ static void *ticker_main(void *arg)
         if (g_usr1) {
             g_usr1 = 0;
             ds_log(DS_LOG_WARN, "run",
-                   "%" PRIu64 " frames, %" PRIu64 " darknet packets, %" PRIu64
-                   " hosts, %" PRIu64 " alert events, %" PRIu64 " deliveries pending",
+                   "%" PRIu64 " frames, %" PRIu64 " darknet packets, %" PRIu64 " hosts, %" PRIu64
+                   " alert events, %" PRIu64 " deliveries pending",
                    atomic_load(&d->metrics.frames), atomic_load(&d->metrics.darknet),
                    atomic_load(&d->metrics.hosts), atomic_load(&ds_alerts_stats(d->alerts)->events),
                    atomic_load(&ds_outbox_stats(d->outbox)->pending));
@@ -592,14 +593,16 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
-/* After every batch, on the reading thread. */
+/* After every batch (and when a live source is idle), on the reading thread. */
 static void on_batch(void *ctx, uint64_t ts_ns, int frames)
 {
     struct daemon *d = ctx;
-    atomic_fetch_add_explicit(&d->metrics.frames, (uint64_t)frames, memory_order_relaxed);
-    atomic_store_explicit(&d->metrics.last_packet_ns, ts_ns, memory_order_relaxed);
-    if (!d->live)
-        ds_alerts_tick(d->alerts, ts_ns);
+    if (frames > 0) { /* 0: the live source was idle for a while */
+        atomic_fetch_add_explicit(&d->metrics.frames, (uint64_t)frames, memory_order_relaxed);
+        atomic_store_explicit(&d->metrics.last_packet_ns, ts_ns, memory_order_relaxed);
+        if (!d->live)
+            ds_alerts_tick(d->alerts, ts_ns);
+    }
     int64_t now = mono_ms();
     if (d->live && now - d->last_stats_ms >= 1000) { /* pcap_stats: the reading thread only */
         struct ds_capture_stats st;
@@ -670,12 +673,13 @@ static int read_secret(const char *path, char **out, struct ds_err *err)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: darkscope run --db PATH (-i IFACE... | --replay FILE... [--speed 1x|10x|max])\n"
-               "                     [--config FILE] [OPTIONS]\n\n"
-               "The daemon: captures (or replays), analyses into the store, alerts registered\n"
-               "organisations through the durable outbox and serves metrics over HTTP.\n"
-               "SIGHUP reopens the log and reloads the configuration and the registry; SIGTERM\n"
-               "stores what was counted and stops; SIGUSR1 logs a status line.\n\n");
+    fprintf(f,
+            "usage: darkscope run --db PATH (-i IFACE... | --replay FILE... [--speed 1x|10x|max])\n"
+            "                     [--config FILE] [OPTIONS]\n\n"
+            "The daemon: captures (or replays), analyses into the store, alerts registered\n"
+            "organisations through the durable outbox and serves metrics over HTTP.\n"
+            "SIGHUP reopens the log and reloads the configuration and the registry; SIGTERM\n"
+            "stores what was counted and stops; SIGUSR1 logs a status line.\n\n");
     ds_options_help(run_options, N_OPTS, f);
 }
 
@@ -702,7 +706,8 @@ static int run_run(int argc, char **argv)
     struct ds_http *http = NULL;
     struct ds_summary *sum = NULL;
     char *smtp_password = NULL;
-    struct daemon d = {.argv = (const char *const *)argv, .argc = argc, .prom.start_unix = time(NULL)};
+    struct daemon d = {
+        .argv = (const char *const *)argv, .argc = argc, .prom.start_unix = time(NULL)};
     int status = DS_EXIT_USAGE;
     ds_darknet_init(&dn);
 
@@ -723,7 +728,8 @@ static int run_run(int argc, char **argv)
     }
     double speed = parse_speed(s.speed);
     if (speed < 0) {
-        fprintf(stderr, "darkscope run: --speed '%s': expected max, or a factor such as 1x or 10x\n",
+        fprintf(stderr,
+                "darkscope run: --speed '%s': expected max, or a factor such as 1x or 10x\n",
                 s.speed);
         goto out;
     }
@@ -833,6 +839,7 @@ static int run_run(int argc, char **argv)
             .promisc = s.promisc,
             .buffer_mb = (int)s.buffer_mb,
             .speed = speed,
+            .idle_ms = d.live ? 250 : 0, /* quiet links still report alert changes */
         };
         if (ds_source_open(&d.src, &co, &err) < 0)
             goto bad;
@@ -896,8 +903,7 @@ static int run_run(int argc, char **argv)
         if (rc < 0)
             ds_error("run", "%s (what was read before is stored)", err.msg);
         if (res.oom_drops)
-            ds_error("run", "out of memory: %" PRIu64 " packets not fully counted",
-                     res.oom_drops);
+            ds_error("run", "out of memory: %" PRIu64 " packets not fully counted", res.oom_drops);
         if (arch) {
             struct ds_err ae = {0};
             if (ds_archive_close(arch, &ae) < 0) {
@@ -908,8 +914,14 @@ static int run_run(int argc, char **argv)
         }
         ds_source_stats(d.src, &cst);
         struct ds_err e2 = {0};
-        if (ds_store_ingest_end(st.store, rc == 0, sum->first_ts_ns, sum->last_ts_ns,
-                                sum->packets, sum->darknet_packets, sum->sources, NULL, &e2) < 0) {
+        /* a replay stopped by a signal is incomplete: not kept, so the next run reads the
+         * files again (a live ingest keeps what it saw) */
+        bool complete = rc == 0 && (d.live || !g_stop);
+        if (!complete && !d.live)
+            ds_warn("run", "the replay did not finish: its statistics are not kept, the next "
+                           "run reads the same inputs again");
+        if (ds_store_ingest_end(st.store, complete, sum->first_ts_ns, sum->last_ts_ns, sum->packets,
+                                sum->darknet_packets, sum->sources, NULL, &e2) < 0) {
             ds_error("run", "%s", e2.msg);
             rc = e2.code;
         }
@@ -935,7 +947,8 @@ static int run_run(int argc, char **argv)
                 "retried when darkscope runs again",
                 pending, s.db);
     else
-        ds_info("run", "every delivery is done (%" PRIu64 " in this run, %" PRIu64 " failed attempts)",
+        ds_info("run",
+                "every delivery is done (%" PRIu64 " in this run, %" PRIu64 " failed attempts)",
                 atomic_load(&ds_outbox_stats(d.outbox)->delivered),
                 atomic_load(&ds_outbox_stats(d.outbox)->failures));
     status = (rc < 0 || res.oom_drops || res.archive_errors || cst.inputs_rejected ||
