@@ -57,29 +57,29 @@ struct ds_alert_sample {
  * into the alert's owner: the alert engine's record or a test's literals).
  */
 struct ds_alert {
-    int64_t id;                /* stable: the idempotency key of every delivery of it */
+    int64_t id; /* stable: the idempotency key of every delivery of it */
     int64_t org_id;
     const char *org_name;
-    const char *lang;          /* "en" or "ja": the organisation's language */
-    struct ds_addr address;    /* the organisation's address */
+    const char *lang;       /* "en" or "ja": the organisation's language */
+    struct ds_addr address; /* the organisation's address */
     enum ds_alert_case kase;
     enum ds_alert_state state;
     enum ds_severity severity;
     uint64_t first_ns, last_ns; /* first and last packet of this alert */
     uint64_t packets, bytes;
-    uint32_t targets;          /* distinct darknet destinations (estimated beyond a few) */
-    uint8_t protos;            /* 1 << enum ds_proto_idx */
-    uint32_t classes;          /* DS_CLASS_BIT set */
-    uint32_t fps;              /* DS_FP_BIT set */
-    const char *scan_type;     /* "none", "horizontal", "vertical", "both" */
+    uint32_t targets;      /* distinct darknet destinations (estimated beyond a few) */
+    uint8_t protos;        /* 1 << enum ds_proto_idx */
+    uint32_t classes;      /* DS_CLASS_BIT set */
+    uint32_t fps;          /* DS_FP_BIT set */
+    const char *scan_type; /* "none", "horizontal", "vertical", "both" */
     struct ds_alert_port ports[DS_ALERT_TOP_PORTS];
     size_t n_ports;
     struct ds_alert_sample samples[DS_ALERT_SAMPLES];
     size_t n_samples;
-    const char *family;        /* suspected malware family (correlation engine), or NULL */
-    const char *dos_basis;     /* backscatter: "rs-dos inference" or "backscatter count" */
-    uint64_t dos_peak_ppm;     /* backscatter: peak packets per minute seen (0 if none) */
-    uint64_t updated_ns;       /* wall clock of the last change (for digests) */
+    const char *family;    /* suspected malware family (correlation engine), or NULL */
+    const char *dos_basis; /* backscatter: "rs-dos inference" or "backscatter count" */
+    uint64_t dos_peak_ppm; /* backscatter: peak packets per minute seen (0 if none) */
+    uint64_t updated_ns;   /* wall clock of the last change (for digests) */
 };
 
 #endif

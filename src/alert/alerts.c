@@ -52,8 +52,9 @@ struct rec {
     size_t n_samples;
     uint64_t notified_ns;
     int64_t notices;
-    bool changed; /* since its last notice or digest */
-    bool dirty;   /* to be written */
+    bool changed;                            /* since its last notice or digest */
+    bool dirty;                              /* to be written */
+    uint64_t contrib_packets, contrib_bytes; /* added by the current ingest, not yet written */
 };
 
 struct orgd { /* digest timers of one organisation */
@@ -67,6 +68,7 @@ struct ds_alerts {
     sqlite3 *db;
     char *path;
     _Atomic(const struct ds_registry *) *reg;
+    _Atomic int64_t ingest; /* the ingest events come from (their share is recorded) */
     void (*wake)(void *);
     void *wake_ctx;
     struct ds_alert_sink sink;
@@ -103,8 +105,7 @@ static int fail(struct ds_alerts *a, const char *what)
     pthread_mutex_lock(&a->mu);
     if (!a->err_code) {
         a->err_code = rc;
-        snprintf(a->err_msg, sizeof a->err_msg, "%s: %s: %s", a->path, what,
-                 sqlite3_errmsg(a->db));
+        snprintf(a->err_msg, sizeof a->err_msg, "%s: %s: %s", a->path, what, sqlite3_errmsg(a->db));
     }
     pthread_mutex_unlock(&a->mu);
     ds_error("alerts", "%s: %s: %s", a->path, what, sqlite3_errmsg(a->db));
@@ -222,7 +223,7 @@ static void samples_from_json(struct rec *r, const char *text)
 }
 
 #define REC_COLS                                                                                   \
-    "id, org, addr, kase, state, severity, first_ns, last_ns, packets, bytes, targets_bits,"      \
+    "id, org, addr, kase, state, severity, first_ns, last_ns, packets, bytes, targets_bits,"       \
     " protos, classes, fps, scan_type, peak_ppm, ports, samples, notified_ns, notices, changed"
 
 static struct rec *rec_from_row(struct ds_alerts *a, sqlite3_stmt *st)
@@ -256,12 +257,36 @@ static struct rec *rec_from_row(struct ds_alerts *a, sqlite3_stmt *st)
     return r;
 }
 
-/* Loads the alerts that are not closed (the ones events and timers can touch). */
+/* Loads the alerts that are not closed (the ones events and timers can touch), and the closed
+ * ones whose closing no digest has told yet. */
+/* Ingests that were replaced (their statistics deleted, their files about to be read again)
+ * take their share out of the alerts too, so a re-read does not count packets twice. */
+static int reconcile(struct ds_alerts *a)
+{
+    static const char sql[] =
+        "BEGIN IMMEDIATE;"
+        "UPDATE alert SET packets = max(0, alert.packets - c.p), bytes = max(0, alert.bytes - c.b)"
+        " FROM (SELECT alert, sum(packets) AS p, sum(bytes) AS b FROM alert_contrib"
+        "       WHERE ingest NOT IN (SELECT id FROM ingest) GROUP BY alert) AS c"
+        " WHERE alert.id = c.alert;"
+        "DELETE FROM alert_contrib WHERE ingest NOT IN (SELECT id FROM ingest);"
+        "COMMIT;";
+    if (sqlite3_exec(a->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = fail(a, "taking replaced ingests out of the alerts");
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    int n = sqlite3_changes(a->db);
+    if (n > 0)
+        ds_info("alerts", "%d shares of replaced ingests taken out of the alerts", n);
+    return 0;
+}
+
 static int load_open(struct ds_alerts *a)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(a->db, "SELECT " REC_COLS " FROM alert WHERE state <> 2", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(a->db, "SELECT " REC_COLS " FROM alert WHERE state <> 2 OR changed <> 0",
+                           -1, &st, NULL) != SQLITE_OK)
         return fail(a, "loading alerts");
     while (sqlite3_step(st) == SQLITE_ROW)
         if (!rec_from_row(a, st)) {
@@ -269,8 +294,9 @@ static int load_open(struct ds_alerts *a)
             return -ENOMEM;
         }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(a->db, "SELECT org, IFNULL(pending_since_ns, 0), IFNULL(last_sent_ns, 0),"
-                                  " seq FROM digest_state",
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT org, IFNULL(pending_since_ns, 0), IFNULL(last_sent_ns, 0),"
+                           " seq FROM digest_state",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(a, "loading digest timers");
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -322,7 +348,7 @@ static enum ds_severity severity(const struct rec *r)
         return r->fps & DS_FP_BIT(DS_FP_MIRAI) ? DS_SEV_CRITICAL : DS_SEV_HIGH;
     case DS_CASE_EXTERNAL:
         return (r->fps & DS_FP_BIT(DS_FP_MIRAI)) || strcmp(r->scan, "none") ? DS_SEV_HIGH
-                                                                             : DS_SEV_MEDIUM;
+                                                                            : DS_SEV_MEDIUM;
     default:
         return r->peak >= 30 && r->packets >= 25 ? DS_SEV_HIGH : DS_SEV_MEDIUM;
     }
@@ -416,6 +442,26 @@ static int write_rec(struct ds_alerts *a, struct rec *r, const struct ds_org *or
         rc = fail(a, "writing an alert");
     sqlite3_finalize(st);
     (void)text;
+    int64_t ing = atomic_load(&a->ingest);
+    if (rc == 0 && ing > 0 && (r->contrib_packets || r->contrib_bytes)) {
+        if (sqlite3_prepare_v2(a->db,
+                               "INSERT INTO alert_contrib(alert, ingest, packets, bytes)"
+                               " VALUES(?, ?, ?, ?) ON CONFLICT(alert, ingest) DO UPDATE SET"
+                               " packets = packets + excluded.packets,"
+                               " bytes = bytes + excluded.bytes",
+                               -1, &st, NULL) != SQLITE_OK) {
+            rc = fail(a, "recording an ingest's share of an alert");
+            goto out;
+        }
+        sqlite3_bind_int64(st, 1, r->id);
+        sqlite3_bind_int64(st, 2, ing);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)r->contrib_packets);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)r->contrib_bytes);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = fail(a, "recording an ingest's share of an alert");
+        sqlite3_finalize(st);
+    }
+    r->contrib_packets = r->contrib_bytes = 0;
 out:
     free(pj);
     free(sj);
@@ -481,8 +527,8 @@ static void merge_event(struct rec *r, const struct ds_alert_event *ev)
         r->peak = ev->peak_ppm;
     for (size_t i = 0; i < ev->n_ports; i++) {
         size_t k = 0;
-        while (k < r->n_ports && !(r->ports[k].port == ev->ports[i].port &&
-                                   r->ports[k].proto == ev->ports[i].proto))
+        while (k < r->n_ports &&
+               !(r->ports[k].port == ev->ports[i].port && r->ports[k].proto == ev->ports[i].proto))
             k++;
         if (k < r->n_ports) {
             r->ports[k].packets += ev->ports[i].packets;
@@ -528,8 +574,8 @@ static bool uses(const struct ds_org *org, const char *channel)
 
 /* Queues one message to every contact of the organisation (in the open transaction). */
 static int enqueue(struct ds_alerts *a, const struct ds_org *org, const char *message_id,
-                   const char *subject, const char *text, const char *json,
-                   const char *attachment, int sev)
+                   const char *subject, const char *text, const char *json, const char *attachment,
+                   int sev)
 {
     char now[32];
     time_t t = time(NULL);
@@ -685,8 +731,8 @@ out:
 static int save_orgd(struct ds_alerts *a, const struct orgd *od)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(a->db, "INSERT OR REPLACE INTO digest_state VALUES(?, ?, ?, ?)", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(a->db, "INSERT OR REPLACE INTO digest_state VALUES(?, ?, ?, ?)", -1, &st,
+                           NULL) != SQLITE_OK)
         return fail(a, "saving digest timers");
     sqlite3_bind_int64(st, 1, od->org_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)od->pending_since);
@@ -699,8 +745,8 @@ static int save_orgd(struct ds_alerts *a, const struct orgd *od)
 
 /* ------------------------------------------------------------------ the engine ----------- */
 
-static int apply(struct ds_alerts *a, const struct ds_registry *reg, const struct ds_alert_event *ev,
-                 uint64_t now)
+static int apply(struct ds_alerts *a, const struct ds_registry *reg,
+                 const struct ds_alert_event *ev, uint64_t now)
 {
     const struct ds_org *org = ds_registry_find(reg, ev->org_id);
     if (!org)
@@ -712,10 +758,14 @@ static int apply(struct ds_alerts *a, const struct ds_registry *reg, const struc
         if (!(r = create_rec(a, ev)))
             return -EIO;
         merge_event(r, ev);
+        r->contrib_packets += ev->packets;
+        r->contrib_bytes += ev->bytes;
         r->dirty = true;
         return notify(a, r, org, now);
     }
     merge_event(r, ev);
+    r->contrib_packets += ev->packets;
+    r->contrib_bytes += ev->bytes;
     r->dirty = true;
     uint64_t renotify = org->renotify_s ? (uint64_t)org->renotify_s * NS : a->cfg.renotify_ns;
     switch (r->state) {
@@ -752,12 +802,17 @@ static int policy(struct ds_alerts *a, const struct ds_registry *reg, uint64_t n
     for (size_t k = 0; reg && k < reg->n_orgs && rc == 0; k++) {
         const struct ds_org *org = &reg->orgs[k];
         bool changes = false, open = false;
+        uint64_t first_notice = 0; /* of the open alerts: repeats start from it until a digest */
         for (size_t i = 0; i < a->n_recs; i++) {
             const struct rec *r = a->recs[i];
             if (r->org_id != org->id)
                 continue;
             changes = changes || r->changed;
-            open = open || r->state != DS_ALERT_CLOSED;
+            if (r->state != DS_ALERT_CLOSED) {
+                open = true;
+                if (r->notified_ns && (!first_notice || r->notified_ns < first_notice))
+                    first_notice = r->notified_ns;
+            }
         }
         if (!changes && !open)
             continue;
@@ -765,22 +820,19 @@ static int policy(struct ds_alerts *a, const struct ds_registry *reg, uint64_t n
         if (!od)
             return -ENOMEM;
         uint64_t gw = org->group_wait_s ? (uint64_t)org->group_wait_s * NS : a->cfg.group_wait_ns;
-        uint64_t gi = org->group_interval_s ? (uint64_t)org->group_interval_s * NS
-                                            : a->cfg.group_interval_ns;
+        uint64_t gi =
+            org->group_interval_s ? (uint64_t)org->group_interval_s * NS : a->cfg.group_interval_ns;
         uint64_t ri = org->repeat_interval_s ? (uint64_t)org->repeat_interval_s * NS
                                              : a->cfg.repeat_interval_ns;
         bool before = od->pending_since != 0;
         if (changes && !od->pending_since)
             od->pending_since = now ? now : 1;
         bool send = false, repeat = false;
-        if (changes) {
-            if (flush)
-                send = true;
-            else if (!od->last_sent)
-                send = now >= od->pending_since + gw;
-            else
-                send = now >= od->last_sent + gi;
-        } else if (open && od->last_sent && now >= od->last_sent + ri) {
+        if (changes) { /* group_wait after the first change, group_interval since the last */
+            send = flush ||
+                   (now >= od->pending_since + gw && (!od->last_sent || now >= od->last_sent + gi));
+        } else if (open && (od->last_sent || first_notice) &&
+                   now >= (od->last_sent ? od->last_sent : first_notice) + ri) {
             send = repeat = true;
         }
         if (send)
@@ -803,6 +855,29 @@ static void forget_closed(struct ds_alerts *a)
             a->recs[k++] = r;
     }
     a->n_recs = k;
+}
+
+/*
+ * After a rolled-back pass the records in memory are ahead of the store (alerts created in the
+ * pass are gone from it, and their ids will be handed out again), so memory is reloaded from
+ * the store and the pass's counters are taken back. The pass's events are lost (logged).
+ */
+static void reload(struct ds_alerts *a, const uint64_t before[4], size_t events)
+{
+    for (size_t i = 0; i < a->n_recs; i++)
+        free(a->recs[i]);
+    a->n_recs = 0;
+    free(a->orgs);
+    a->orgs = NULL;
+    a->n_orgs = 0;
+    a->stats.alerts_created = before[0];
+    a->stats.notices = before[1];
+    a->stats.digests = before[2];
+    a->stats.outbox_rows = before[3];
+    ds_error("alerts", "%s: a pass was rolled back, %zu alert events in it are lost", a->path,
+             events);
+    if (load_open(a) < 0)
+        ds_error("alerts", "%s: reloading the alerts after a rollback failed", a->path);
 }
 
 static void count_states(struct ds_alerts *a)
@@ -852,9 +927,11 @@ static void *engine_main(void *arg)
                 n = cap;
             }
         }
-        memcpy(batch, a->q, n * sizeof *batch);
-        memmove(a->q, a->q + n, (a->nq - n) * sizeof *a->q);
-        a->nq -= n;
+        if (n) { /* batch and q are NULL until the first event: no memcpy(NULL, ..., 0) */
+            memcpy(batch, a->q, n * sizeof *batch);
+            memmove(a->q, a->q + n, (a->nq - n) * sizeof *a->q);
+            a->nq -= n;
+        }
         pthread_mutex_unlock(&a->mu);
         if (stop)
             break;
@@ -866,6 +943,8 @@ static void *engine_main(void *arg)
         atomic_store(&a->seen_clock, now);
         if (exec(a, "BEGIN IMMEDIATE") == 0) {
             int rc = 0;
+            uint64_t before[4] = {a->stats.alerts_created, a->stats.notices, a->stats.digests,
+                                  a->stats.outbox_rows};
             for (size_t i = 0; i < n && rc == 0; i++) {
                 a->stats.events++;
                 rc = apply(a, reg, &batch[i], now);
@@ -881,6 +960,7 @@ static void *engine_main(void *arg)
                     a->wake(a->wake_ctx); /* the rows are durable: deliver */
             } else {
                 sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+                reload(a, before, n);
             }
         }
         count_states(a);
@@ -945,7 +1025,7 @@ int ds_alerts_open(struct ds_alerts **out, const char *db_path,
     }
     sqlite3_busy_timeout(a->db, 10000);
     sqlite3_exec(a->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
-    if ((rc = load_open(a)) < 0) {
+    if ((rc = reconcile(a)) < 0 || (rc = load_open(a)) < 0) {
         ds_err_set(err, rc, "%s", a->err_msg[0] ? a->err_msg : "out of memory loading alerts");
         goto out;
     }
@@ -962,22 +1042,32 @@ out:
     return rc;
 }
 
-const struct ds_alert_sink *ds_alerts_sink(struct ds_alerts *a) { return &a->sink; }
+const struct ds_alert_sink *ds_alerts_sink(struct ds_alerts *a)
+{
+    return &a->sink;
+}
 
-const struct ds_alerts_stats *ds_alerts_stats(const struct ds_alerts *a) { return &a->stats; }
+const struct ds_alerts_stats *ds_alerts_stats(const struct ds_alerts *a)
+{
+    return &a->stats;
+}
 
 void ds_alerts_tick(struct ds_alerts *a, uint64_t now_ns)
 {
     uint64_t cur = atomic_load_explicit(&a->clock, memory_order_relaxed);
-    while (now_ns > cur &&
-           !atomic_compare_exchange_weak_explicit(&a->clock, &cur, now_ns, memory_order_relaxed,
-                                                  memory_order_relaxed))
+    while (now_ns > cur && !atomic_compare_exchange_weak_explicit(
+                               &a->clock, &cur, now_ns, memory_order_relaxed, memory_order_relaxed))
         ;
     if (now_ns >= atomic_load_explicit(&a->seen_clock, memory_order_relaxed) + TICK_NS) {
         pthread_mutex_lock(&a->mu);
         pthread_cond_signal(&a->cv);
         pthread_mutex_unlock(&a->mu);
     }
+}
+
+void ds_alerts_set_ingest(struct ds_alerts *a, int64_t ingest)
+{
+    atomic_store(&a->ingest, ingest);
 }
 
 void ds_alerts_reconfigure(struct ds_alerts *a, const struct ds_alerts_config *cfg)

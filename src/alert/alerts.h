@@ -50,6 +50,10 @@ const struct ds_alert_sink *ds_alerts_sink(struct ds_alerts *a);
 /* Packet time moved on (the reader calls it; cheap, thread-safe). */
 void ds_alerts_tick(struct ds_alerts *a, uint64_t now_ns);
 
+/* The ingest the coming events belong to: each alert records its share per ingest, and when
+ * an ingest is replaced (killed replay read again) ds_alerts_open takes that share out. */
+void ds_alerts_set_ingest(struct ds_alerts *a, int64_t ingest);
+
 /* New policy times (SIGHUP), applied from the engine's next pass; templates_dir is kept. */
 void ds_alerts_reconfigure(struct ds_alerts *a, const struct ds_alerts_config *cfg);
 

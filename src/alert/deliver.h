@@ -11,36 +11,36 @@
 
 /* What to send: one alert or one digest, already formatted. Strings are not owned. */
 struct ds_message {
-    const char *id;        /* idempotency key: the alert id ("alert-42") or digest id */
-    const char *org;       /* organisation name (for headers and logs) */
-    const char *subject;   /* e-mail subject / syslog message summary */
-    const char *text;      /* readable text body (e-mail) */
-    const char *json;      /* the JSON form (webhook body, e-mail attachment, file line) */
+    const char *id;      /* idempotency key: the alert id ("alert-42") or digest id */
+    const char *org;     /* organisation name (for headers and logs) */
+    const char *subject; /* e-mail subject / syslog message summary */
+    const char *text;    /* readable text body (e-mail) */
+    const char *json;    /* the JSON form (webhook body, e-mail attachment, file line) */
     size_t json_len;
     const char *attachment_name; /* e-mail: name of the JSON attachment, e.g. "alert-42.json" */
-    int severity;          /* 0 low .. 3 critical (syslog severity mapping) */
-    int64_t created;       /* Unix seconds the alert or digest was made */
+    int severity;                /* 0 low .. 3 critical (syslog severity mapping) */
+    int64_t created;             /* Unix seconds the alert or digest was made */
 };
 
 /* Where to send it: one contact of an organisation, or a global setting. */
 struct ds_target {
-    const char *channel;  /* "smtp", "webhook", "syslog", "file" */
-    const char *address;  /* smtp: recipient e-mail; webhook: URL; syslog: udp://host:port or
-                             tcp://host:port; file: path */
-    const char *secret;   /* webhook: HMAC-SHA256 key (NULL: no signature header) */
+    const char *channel; /* "smtp", "webhook", "syslog", "file" */
+    const char *address; /* smtp: recipient e-mail; webhook: URL; syslog: udp://host:port or
+                            tcp://host:port; file: path */
+    const char *secret;  /* webhook: HMAC-SHA256 key (NULL: no signature header) */
 };
 
 /* Channel-wide settings (from the daemon's config). */
 struct ds_deliver_config {
-    const char *smtp_url;      /* e.g. smtp://127.0.0.1:2525 or smtps://... */
-    const char *smtp_from;     /* envelope and header From */
-    const char *smtp_user;     /* NULL: no AUTH */
+    const char *smtp_url;  /* e.g. smtp://127.0.0.1:2525 or smtps://... */
+    const char *smtp_from; /* envelope and header From */
+    const char *smtp_user; /* NULL: no AUTH */
     const char *smtp_password;
-    bool smtp_starttls;        /* require STARTTLS on smtp:// */
-    const char *ca_file;       /* CA bundle for TLS (NULL: system default) */
-    bool tls_insecure;         /* skip certificate checks (tests with self-signed certs) */
-    long timeout_ms;           /* per attempt (connect + transfer) */
-    const char *hostname;      /* syslog HOSTNAME field */
+    bool smtp_starttls;   /* require STARTTLS on smtp:// */
+    const char *ca_file;  /* CA bundle for TLS (NULL: system default) */
+    bool tls_insecure;    /* skip certificate checks (tests with self-signed certs) */
+    long timeout_ms;      /* per attempt (connect + transfer) */
+    const char *hostname; /* syslog HOSTNAME field */
 };
 
 /*

@@ -28,8 +28,9 @@ const char *ds_response_lang(const char *lang);
 /*
  * The alert as compact JSON (one line, no trailing newline), *len its length. `response` is
  * the per-case template of the alert's language from templates_dir (NULL: DS_DATA_DIR
- * "/templates"), so a missing template is an error here too. -EINVAL for an alert out of range (case, state, severity,
- * no organisation name, a string that is not UTF-8), -ENOENT/-EIO for the template.
+ * "/templates"), so a missing template is an error here too. -EINVAL for an alert out of range
+ * (case, state, severity, no organisation name, a string that is not UTF-8), -ENOENT/-EIO for the
+ * template.
  */
 int ds_alert_json(const struct ds_alert *a, const char *templates_dir, char **out, size_t *len,
                   struct ds_err *err);

@@ -22,7 +22,9 @@ void ds_outbox_config_defaults(struct ds_outbox_config *c)
         .workers = 4,
         .backoff_min_ms = 1000,
         .backoff_max_ms = 600000,
-        .deliver = {.timeout_ms = 5000, .smtp_from = "darkscope@localhost", .hostname = "darkscope"},
+        .deliver = {.timeout_ms = 5000,
+                    .smtp_from = "darkscope@localhost",
+                    .hostname = "darkscope"},
     };
 }
 
@@ -45,6 +47,7 @@ struct worker {
 struct ds_outbox {
     struct ds_outbox_config cfg;
     char *path;
+    sqlite3 *db; /* the caller's connection: crash recovery, settle (workers own theirs) */
     struct worker *w;
     int n;
     pthread_mutex_t mu;
@@ -253,6 +256,12 @@ int ds_outbox_open(struct ds_outbox **out, const char *db_path, const struct ds_
         rc = ds_err_set(err, -ENOMEM, "out of memory");
         goto out;
     }
+    if (sqlite3_open_v2(db_path, &o->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        rc = ds_err_set(err, -EIO, "%s: cannot open for deliveries: %s", db_path,
+                        o->db ? sqlite3_errmsg(o->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(o->db, 10000);
     for (int i = 0; i < o->n; i++) {
         struct worker *w = &o->w[i];
         w->o = o;
@@ -266,12 +275,12 @@ int ds_outbox_open(struct ds_outbox **out, const char *db_path, const struct ds_
         sqlite3_exec(w->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     }
     /* rows a crash left in flight go out again */
-    if (sqlite3_exec(o->w[0].db, "UPDATE outbox SET state = 'pending' WHERE state = 'sending'",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        rc = ds_err_set(err, -EIO, "%s: %s", db_path, sqlite3_errmsg(o->w[0].db));
+    if (sqlite3_exec(o->db, "UPDATE outbox SET state = 'pending' WHERE state = 'sending'", NULL,
+                     NULL, NULL) != SQLITE_OK) {
+        rc = ds_err_set(err, -EIO, "%s: %s", db_path, sqlite3_errmsg(o->db));
         goto out;
     }
-    atomic_store(&o->stats.pending, (uint64_t)pending(o->w[0].db));
+    atomic_store(&o->stats.pending, (uint64_t)pending(o->db));
     for (int i = 0; i < o->n; i++) {
         if (pthread_create(&o->w[i].thread, NULL, worker_main, &o->w[i]) != 0) {
             rc = ds_err_set(err, -EAGAIN, "cannot start delivery worker %d", i);
@@ -301,7 +310,7 @@ bool ds_outbox_settle(struct ds_outbox *o, long timeout_ms)
 {
     int64_t end = now_ms() + timeout_ms;
     for (;;) {
-        int64_t n = pending(o->w[0].db);
+        int64_t n = pending(o->db);
         atomic_store(&o->stats.pending, (uint64_t)(n < 0 ? 0 : n));
         if (n == 0)
             return true;
@@ -312,7 +321,10 @@ bool ds_outbox_settle(struct ds_outbox *o, long timeout_ms)
     }
 }
 
-const struct ds_outbox_stats *ds_outbox_stats(const struct ds_outbox *o) { return &o->stats; }
+const struct ds_outbox_stats *ds_outbox_stats(const struct ds_outbox *o)
+{
+    return &o->stats;
+}
 
 void ds_outbox_close(struct ds_outbox *o)
 {
@@ -334,6 +346,7 @@ void ds_outbox_close(struct ds_outbox *o)
         sqlite3_close(w->db);
     }
     free(o->w);
+    sqlite3_close(o->db);
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->cv);
     free(o->path);

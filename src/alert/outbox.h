@@ -12,9 +12,9 @@
 #include "core/err.h"
 
 struct ds_outbox_config {
-    int workers;          /* delivery threads (default 4) */
-    long backoff_min_ms;  /* first retry after about this (default 1000) */
-    long backoff_max_ms;  /* never longer (default 600000) */
+    int workers;                      /* delivery threads (default 4) */
+    long backoff_min_ms;              /* first retry after about this (default 1000) */
+    long backoff_max_ms;              /* never longer (default 600000) */
     struct ds_deliver_config deliver; /* channel-wide settings (SMTP server, TLS, timeouts) */
 };
 

@@ -277,6 +277,8 @@ static int run_inline(const struct ds_engine_opts *o, struct ds_source *src, str
         int k = 0;
         for (int i = 0; i < n; i++) {
             if (prepare(&fv[i], o->darknet, out, &batch[k])) {
+                if (o->tap)
+                    ds_tap_offer(o->tap, &batch[k]);
                 hashes[k] = ds_hosttab_hash(&batch[k].src);
                 ds_hosttab_prefetch(&sh->hosts, &batch[k].src, hashes[k]);
                 k++;
@@ -343,6 +345,8 @@ static int run_sharded(const struct ds_engine_opts *o, struct ds_source *src,
             struct ds_pkt p;
             if (!prepare(&fv[i], o->darknet, out, &p))
                 continue;
+            if (o->tap)
+                ds_tap_offer(o->tap, &p);
             uint64_t h = ds_hosttab_hash(&p.src);
             struct ring *r = &w[(h >> 32) % (uint64_t)nw].ring;
             struct ring_item *it = ring_slot(r);

@@ -8,6 +8,7 @@
 #include "analyze/shard.h"
 #include "analyze/sink.h"
 #include "analyze/summary.h"
+#include "analyze/tap.h"
 #include "capture/capture.h"
 #include "core/darknet.h"
 #include "core/err.h"
@@ -22,6 +23,8 @@ struct ds_engine_opts {
     const struct ds_sink *sink;
     /* every frame read is also written here (the raw archive), or NULL; reading thread only */
     struct ds_archive *archive;
+    /* darknet packets are offered to the live stream here, or NULL; reading thread only */
+    struct ds_tap *tap;
     /* Optional: polled every few thousand frames; when *stats_request is set, the engine clears
      * it and calls on_stats (from the reading thread). Used for SIGUSR1. */
     volatile sig_atomic_t *stats_request;

@@ -776,6 +776,26 @@ static int run_run(int argc, char **argv)
         goto bad;
     if (ds_regwatch_open(&d.reg, s.db, &err) < 0)
         goto bad;
+    /* The ingest starts before the alert engine opens: a replaced ingest (a killed replay
+     * read again) is gone by then, and the engine takes its share out of the alerts. */
+    bool read_any = d.live || st.n_inputs > 0;
+    int64_t ingest = 0;
+    if (read_any) {
+        char *dtext = ds_darknet_text((const char *const *)s.darknet.v, s.darknet.n,
+                                      (const char *const *)s.darknet_file.v, s.darknet_file.n);
+        struct ds_ingest_info ii = {.darknet = dtext,
+                                    .monitored = ds_darknet_v4_addresses(&dn),
+                                    .threads = (int)s.threads,
+                                    .files = st.files,
+                                    .n_files = st.n_files,
+                                    .scanners = st.scanners,
+                                    .live = d.live};
+        int brc = ds_store_ingest_begin(st.store, &ii, &ingest, &err);
+        free(dtext);
+        if (brc < 0)
+            goto bad;
+        st.ingesting = true;
+    }
 
     struct ds_outbox_config oc;
     ds_outbox_config_defaults(&oc);
@@ -796,6 +816,7 @@ static int run_run(int argc, char **argv)
     policy_from(&s, &ac);
     if (ds_alerts_open(&d.alerts, s.db, &d.reg->cur, &ac, ds_outbox_wake, d.outbox, &err) < 0)
         goto bad;
+    ds_alerts_set_ingest(d.alerts, ingest);
 
     d.prom = (struct ds_prom_input){.path = &d.metrics,
                                     .alerts = ds_alerts_stats(d.alerts),
@@ -808,7 +829,8 @@ static int run_run(int argc, char **argv)
             {.method = "GET", .path = "/metrics", .fn = http_metrics, .ctx = &d},
             {.method = "GET", .path = "/healthz", .fn = http_health, .ctx = &d},
         };
-        if (ds_http_start(&http, s.http_listen, routes, sizeof routes / sizeof routes[0], &err) < 0)
+        struct ds_http_config hc = {.listen = s.http_listen};
+        if (ds_http_start(&http, &hc, routes, sizeof routes / sizeof routes[0], &err) < 0)
             goto bad;
         ds_info("run", "HTTP on %s (port %u): /metrics, /healthz", s.http_listen,
                 ds_http_port(http));
@@ -823,7 +845,6 @@ static int run_run(int argc, char **argv)
     int rc = 0;
     struct ds_engine_result res = {0};
     struct ds_capture_stats cst = {0};
-    bool read_any = d.live || st.n_inputs > 0;
     if (!read_any)
         ds_warn("run", "every replay input was stored before: only delivering what the outbox "
                        "holds");
@@ -878,21 +899,6 @@ static int run_run(int argc, char **argv)
             .on_batch = on_batch,
             .ctx = &d,
         };
-        char *dtext = ds_darknet_text((const char *const *)s.darknet.v, s.darknet.n,
-                                      (const char *const *)s.darknet_file.v, s.darknet_file.n);
-        struct ds_ingest_info ii = {.darknet = dtext,
-                                    .monitored = shc.monitored,
-                                    .threads = (int)s.threads,
-                                    .files = st.files,
-                                    .n_files = st.n_files,
-                                    .scanners = st.scanners,
-                                    .live = d.live};
-        int64_t ingest;
-        int brc = ds_store_ingest_begin(st.store, &ii, &ingest, &err);
-        free(dtext);
-        if (brc < 0)
-            goto bad;
-        st.ingesting = true;
         ds_info("run", "%s; storing into %s as ingest %" PRId64,
                 d.live ? "capturing live" : "replaying", s.db, ingest);
         g_src = d.src;

@@ -9,7 +9,6 @@
 
 #include "capture/capture.h"
 
-
 void ds_stored_free(struct ds_stored_run *r)
 {
     ds_store_close(r->store);
@@ -30,8 +29,7 @@ int ds_stored_setup(struct ds_stored_run *r, const struct ds_stored_opts *s, str
     if (s->n_read) {
         char **all;
         size_t n_all;
-        if ((rc = ds_capture_expand(s->read, s->n_read, &all, &n_all, err)) <
-            0)
+        if ((rc = ds_capture_expand(s->read, s->n_read, &all, &n_all, err)) < 0)
             return rc;
         r->files = calloc(n_all ? n_all : 1, sizeof *r->files);
         r->inputs = calloc(n_all ? n_all : 1, sizeof *r->inputs);

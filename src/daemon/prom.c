@@ -42,11 +42,9 @@ static void path_metrics(FILE *f, const struct ds_path_metrics *m)
         "Darknet packets that concerned a registered organisation.",
         atomic_load(&m->alert_packets));
     one(f, "darkscope_capture_kernel_received_total", "counter",
-        "Live capture: packets the kernel passed to the filter.",
-        atomic_load(&m->kernel_received));
+        "Live capture: packets the kernel passed to the filter.", atomic_load(&m->kernel_received));
     one(f, "darkscope_capture_kernel_dropped_total", "counter",
-        "Live capture: packets the kernel dropped (buffer full).",
-        atomic_load(&m->kernel_dropped));
+        "Live capture: packets the kernel dropped (buffer full).", atomic_load(&m->kernel_dropped));
     one(f, "darkscope_capture_interface_dropped_total", "counter",
         "Live capture: packets the interface or driver dropped.", atomic_load(&m->if_dropped));
     head(f, "darkscope_last_packet_timestamp_seconds", "gauge",
@@ -68,8 +66,7 @@ static void alert_metrics(FILE *f, const struct ds_alerts_stats *a)
         atomic_load(&a->alerts_created));
     one(f, "darkscope_alert_notices_total", "counter", "Single-alert notifications queued.",
         atomic_load(&a->notices));
-    one(f, "darkscope_alert_digests_total", "counter", "Digests queued.",
-        atomic_load(&a->digests));
+    one(f, "darkscope_alert_digests_total", "counter", "Digests queued.", atomic_load(&a->digests));
     one(f, "darkscope_outbox_rows_total", "counter",
         "Deliveries written to the outbox (one per contact and notification).",
         atomic_load(&a->outbox_rows));
@@ -100,8 +97,7 @@ char *ds_prom_render(const struct ds_prom_input *in, size_t *len)
         one(f, "darkscope_deliveries_total", "counter", "Deliveries done.",
             atomic_load(&in->outbox->delivered));
         one(f, "darkscope_delivery_failures_total", "counter",
-            "Delivery attempts that failed (each is retried).",
-            atomic_load(&in->outbox->failures));
+            "Delivery attempts that failed (each is retried).", atomic_load(&in->outbox->failures));
     }
     if (in->registry) {
         one(f, "darkscope_registry_organisations", "gauge", "Registered organisations.",

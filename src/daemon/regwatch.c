@@ -39,8 +39,8 @@ static int load(struct ds_regwatch *w, struct ds_err *err)
     }
     const struct ds_registry *prev = atomic_exchange_explicit(&w->cur, r, memory_order_acq_rel);
     if (prev)
-        w->old[w->n_old++] = (struct ds_regwatch_old){.r = (struct ds_registry *)prev,
-                                                      .retired_ms = mono_ms()};
+        w->old[w->n_old++] =
+            (struct ds_regwatch_old){.r = (struct ds_registry *)prev, .retired_ms = mono_ms()};
     w->version = v;
     atomic_fetch_add(&w->stats.reloads, 1);
     atomic_store(&w->stats.orgs, r->n_orgs);

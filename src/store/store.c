@@ -144,6 +144,40 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE digest_state("
     "  org INTEGER PRIMARY KEY REFERENCES org(id) ON DELETE CASCADE,"
     "  pending_since_ns INTEGER, last_sent_ns INTEGER, seq INTEGER NOT NULL DEFAULT 0);",
+    /* 2 -> 3: accounts of the workbench and the API, and what each ingest added to an alert
+     * (so a replaced ingest's share can be taken out again) */
+    "CREATE TABLE user("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK(role IN ('admin', 'analyst', 'org')),"
+    "  org INTEGER REFERENCES org(id) ON DELETE CASCADE,"
+    "  pw_hash TEXT, created TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+    "  CHECK((role = 'org') = (org IS NOT NULL)));"
+    "CREATE TABLE api_token("
+    "  hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,"
+    "  label TEXT NOT NULL, created TEXT NOT NULL, last_used TEXT) WITHOUT ROWID;"
+    "CREATE TABLE session("
+    "  hash TEXT PRIMARY KEY, user INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,"
+    "  csrf TEXT NOT NULL, created_s INTEGER NOT NULL, expires_s INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE alert_contrib("
+    "  alert INTEGER NOT NULL REFERENCES alert(id) ON DELETE CASCADE,"
+    "  ingest INTEGER NOT NULL, packets INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+    "  PRIMARY KEY(alert, ingest)) WITHOUT ROWID;"
+    /* time series of one key (the API's statistics): every granularity for the small
+     * dimensions (total, proto, icmp, icmp6, class, fingerprint), days for the large ones
+     * (5-minute and hour rows of those are few per interval: ranked and truncated) */
+    "CREATE INDEX stat_series ON stat(gran, dim, key, start) WHERE dim IN (0, 1, 4, 5, 8, 9);"
+    "CREATE INDEX stat_series_day ON stat(dim, key, start) WHERE gran = 2 AND dim IN (2, 3, 6, 7);"
+    /* every change of an alert, in order: what live views (server-sent events) follow */
+    "CREATE TABLE alert_event("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, alert INTEGER NOT NULL, org INTEGER NOT NULL,"
+    "  at_s INTEGER NOT NULL);"
+    "CREATE TRIGGER alert_event_ins AFTER INSERT ON alert BEGIN"
+    "  INSERT INTO alert_event(alert, org, at_s) VALUES(new.id, new.org,"
+    "  CAST(strftime('%s', 'now') AS INTEGER)); END;"
+    "CREATE TRIGGER alert_event_upd AFTER UPDATE OF state, packets, workflow, assignee, note"
+    "  ON alert BEGIN"
+    "  INSERT INTO alert_event(alert, org, at_s) VALUES(new.id, new.org,"
+    "  CAST(strftime('%s', 'now') AS INTEGER)); END;",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -323,6 +323,10 @@ for h in "${gamma_hosts[@]}"; do
   jq -e -s --arg a "$h" 'map(select(.address == $a and .state == "new")) | length >= 1' g4.jsonl >/dev/null ||
     fail "no alert for $h after the killed paced replay and the rerun"
 done
+# the alerts count every packet once: the killed replay's share was taken out before the rerun
+summarise g4.jsonl >got4.txt
+diff expected2.txt got4.txt >diff4.txt || fail "alert counts after a killed replay and its rerun (expected < > got): $(cat diff4.txt)"
+grep -q "shares of replaced ingests taken out" run4b.err || fail "the rerun did not correct the alerts for the killed replay"
 echo "alerts_daemon: 4: paced replay with metrics, registry reload, SIGHUP, SIGKILL + rerun: statistics exact"
 
 # ------------------------------------------------------------------ 5: SIGTERM --------------
