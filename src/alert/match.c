@@ -10,8 +10,8 @@
 #include "core/hash.h"
 
 struct ds_match_acc {
-    uint64_t h; /* 0 marks an empty slot */
-    struct ds_alert_event ev; /* what the next report says (changes since the last one) */
+    uint64_t h;                      /* 0 marks an empty slot */
+    struct ds_alert_event ev;        /* what the next report says (changes since the last one) */
     uint64_t minute, minute_packets; /* backscatter rate */
     bool reported;                   /* the first report went out */
     bool listed;                     /* in the fresh or dirty list */
@@ -54,8 +54,8 @@ static struct ds_match_acc *slot(struct ds_match_acc *tab, size_t mask, uint64_t
     size_t i = h & mask;
     for (;;) {
         struct ds_match_acc *e = &tab[i];
-        if (!e->h || (e->h == h && e->ev.org_id == org && e->ev.kase == c &&
-                      ds_addr_eq(&e->ev.addr, a)))
+        if (!e->h ||
+            (e->h == h && e->ev.org_id == org && e->ev.kase == c && ds_addr_eq(&e->ev.addr, a)))
             return e;
         i = (i + 1) & mask;
     }
@@ -128,7 +128,8 @@ static void add_port(struct ds_alert_event *ev, uint8_t proto, uint16_t port)
             return;
         }
     if (ev->n_ports < DS_ALERT_TOP_PORTS) {
-        ev->ports[ev->n_ports++] = (struct ds_alert_port){.proto = proto, .port = port, .packets = 1};
+        ev->ports[ev->n_ports++] =
+            (struct ds_alert_port){.proto = proto, .port = port, .packets = 1};
         return;
     }
     /* full: the least busy entry gives way (space-saving: it keeps its count + 1) */
@@ -172,7 +173,11 @@ static void accumulate(struct ds_matcher *m, const struct ds_org *o, const struc
     ev->packets++;
     ev->bytes += p->wirelen;
     ev->targets_bits |= 1ull << (ds_mix64(ds_hash_addr16(p->dst.b)) & 63);
-    unsigned pi = p->proto == 6 ? 0 : p->proto == 17 ? 1 : p->proto == 1 ? 2 : p->proto == 58 ? 3 : 4;
+    unsigned pi = p->proto == 6    ? 0
+                  : p->proto == 17 ? 1
+                  : p->proto == 1  ? 2
+                  : p->proto == 58 ? 3
+                                   : 4;
     ev->protos |= (uint8_t)(1u << pi);
     ev->classes |= p->classes;
     ev->fps |= p->fps;

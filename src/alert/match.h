@@ -14,8 +14,9 @@
 #include "decode/pkt.h"
 
 /* What a shard reports about one (organisation, address, case): the changes since its last
- * report (packets, bytes, times, bits) and what it has seen so far (targets bitmap, ports,
- * samples). */
+ * report (packets, bytes, first/last times, ports, peak_ppm) and what it has seen so far
+ * (targets bitmap, protos, classes, fps, scan type). Samples come with the key's first report
+ * only (the receiver adds up counts and ORs bits). */
 struct ds_alert_event {
     int64_t org_id;
     struct ds_addr addr;
@@ -48,7 +49,8 @@ struct ds_matcher {
     _Atomic(const struct ds_registry *) *reg;
     const struct ds_registry *cur;
     const struct ds_alert_sink *sink;
-    uint64_t update_ns; /* report changes at most this often per key, in packet time */
+    uint64_t update_ns; /* report changes at most this often, in packet time: one clock for
+                         * the matcher (a key's first report never waits) */
     struct ds_match_acc *tab;
     size_t mask, count;
     uint32_t *pend; /* slots with changes not yet reported */

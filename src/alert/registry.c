@@ -88,7 +88,7 @@ int ds_registry_load(struct ds_store *s, struct ds_registry **out, struct ds_err
     sqlite3 *db = ds_store_db(s);
     sqlite3_stmt *st = NULL;
     struct ds_lpm_builder *bl = NULL, *bd = NULL;
-    int rc = 0;
+    int rc = 0, step;
     struct ds_registry *r = calloc(1, sizeof *r);
     if (!r || ds_lpm_builder_new(&bl, err) < 0 || ds_lpm_builder_new(&bd, err) < 0) {
         rc = ds_err_set(err, -ENOMEM, "out of memory loading the registry");
@@ -103,7 +103,7 @@ int ds_registry_load(struct ds_store *s, struct ds_registry **out, struct ds_err
         goto out;
     }
     size_t cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (r->n_orgs == cap) {
             cap = cap ? cap * 2 : 64;
             struct ds_org *n = realloc(r->orgs, cap * sizeof *n);
@@ -124,14 +124,18 @@ int ds_registry_load(struct ds_store *s, struct ds_registry **out, struct ds_err
         o->group_interval_s = sqlite3_column_int64(st, 6);
         o->repeat_interval_s = sqlite3_column_int64(st, 7);
     }
+    if (step != SQLITE_DONE) { /* a read error must not load a partial registry */
+        rc = db_fail(db, err, "reading organisations");
+        goto out;
+    }
     sqlite3_finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT org, kind, prefix FROM org_range", -1, &st, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT org, kind, prefix FROM org_range ORDER BY org, kind, prefix",
+                           -1, &st, NULL) != SQLITE_OK) {
         rc = db_fail(db, err, "reading ranges");
         goto out;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         struct ds_org *o = find_mut(r, sqlite3_column_int64(st, 0));
         const char *kind = (const char *)sqlite3_column_text(st, 1);
         const char *text = (const char *)sqlite3_column_text(st, 2);
@@ -144,22 +148,27 @@ int ds_registry_load(struct ds_store *s, struct ds_registry **out, struct ds_err
         }
         bool live = strcmp(kind, "livenet") == 0;
         uint32_t idx = (uint32_t)(o - r->orgs);
-        if ((rc = push_prefix(live ? &o->livenet : &o->darknet, live ? &o->n_livenet : &o->n_darknet,
-                              &p)) < 0 ||
+        if ((rc = push_prefix(live ? &o->livenet : &o->darknet,
+                              live ? &o->n_livenet : &o->n_darknet, &p)) < 0 ||
             (rc = ds_lpm_builder_add(live ? bl : bd, &p, idx, err)) < 0) {
             ds_err_set(err, rc, "out of memory loading the registry");
             goto out;
         }
         r->n_ranges++;
     }
+    if (step != SQLITE_DONE) {
+        rc = db_fail(db, err, "reading ranges");
+        goto out;
+    }
     sqlite3_finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT org, id, channel, address, secret FROM org_contact ORDER BY id",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT org, id, channel, address, secret FROM org_contact ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = db_fail(db, err, "reading contacts");
         goto out;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         struct ds_org *o = find_mut(r, sqlite3_column_int64(st, 0));
         if (!o)
             continue;
@@ -175,9 +184,14 @@ int ds_registry_load(struct ds_store *s, struct ds_registry **out, struct ds_err
         c->address = dup_col(st, 3);
         c->secret = dup_col(st, 4);
     }
+    if (step != SQLITE_DONE) {
+        rc = db_fail(db, err, "reading contacts");
+        goto out;
+    }
     sqlite3_finalize(st);
     st = NULL;
-    if ((rc = ds_lpm_build(bl, &r->livenet, err)) < 0 || (rc = ds_lpm_build(bd, &r->darknet, err)) < 0)
+    if ((rc = ds_lpm_build(bl, &r->livenet, err)) < 0 ||
+        (rc = ds_lpm_build(bd, &r->darknet, err)) < 0)
         goto out;
     *out = r;
     r = NULL;
@@ -202,8 +216,8 @@ static int exec(sqlite3 *db, const char *sql, struct ds_err *err)
     return 0;
 }
 
-static int audit(sqlite3 *db, const char *who, const char *what, const char *object,
-                 json_t *detail, struct ds_err *err)
+static int audit(sqlite3 *db, const char *who, const char *what, const char *object, json_t *detail,
+                 struct ds_err *err)
 {
     char now[32];
     time_t t = time(NULL);
@@ -213,8 +227,9 @@ static int audit(sqlite3 *db, const char *who, const char *what, const char *obj
     char *d = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
     sqlite3_stmt *st;
     int rc = 0;
-    if (!d || sqlite3_prepare_v2(db, "INSERT INTO audit(at, who, what, object, detail)"
-                                     " VALUES(?, ?, ?, ?, ?)",
+    if (!d || sqlite3_prepare_v2(db,
+                                 "INSERT INTO audit(at, who, what, object, detail)"
+                                 " VALUES(?, ?, ?, ?, ?)",
                                  -1, &st, NULL) != SQLITE_OK) {
         free(d);
         return db_fail(db, err, "writing the audit log");
@@ -280,8 +295,10 @@ static int insert_range(struct ds_store *s, int64_t id, const char *kind, const 
     sqlite3 *db = ds_store_db(s);
     struct ds_prefix p;
     int rc = ds_prefix_parse(&p, text, err);
-    if (rc < 0)
-        return ds_err_wrap(err, "--%s", kind);
+    if (rc < 0) {
+        ds_err_wrap(err, "--%s", kind); /* returns 0 when err is NULL: keep rc */
+        return rc;
+    }
     if (strcmp(kind, "livenet") == 0 && !allow_overlap &&
         (rc = check_overlap(s, &p, text, id, err)) < 0)
         return rc;
@@ -318,8 +335,8 @@ static int check_contact(const char *channel, const char *address, struct ds_err
     } else if (strcmp(channel, "syslog") == 0) {
         if ((strncmp(address, "udp://", 6) && strncmp(address, "tcp://", 6)) ||
             !strchr(address + 6, ':'))
-            return ds_err_set(err, -EINVAL, "--syslog '%s' is not udp://HOST:PORT or tcp://HOST:PORT",
-                              address);
+            return ds_err_set(err, -EINVAL,
+                              "--syslog '%s' is not udp://HOST:PORT or tcp://HOST:PORT", address);
     } else if (strcmp(channel, "file") == 0) {
         if (address[0] != '/')
             return ds_err_set(err, -EINVAL, "--file '%s' must be an absolute path", address);
@@ -337,8 +354,9 @@ static int insert_contact(sqlite3 *db, int64_t id, const char *channel, const ch
     if (rc < 0)
         return rc;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT INTO org_contact(org, channel, address, secret)"
-                               " VALUES(?, ?, ?, ?)",
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO org_contact(org, channel, address, secret)"
+                           " VALUES(?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(db, err, "adding a contact");
     sqlite3_bind_int64(st, 1, id);
@@ -386,11 +404,12 @@ int ds_registry_add_org(struct ds_store *s, const struct ds_org_spec *spec, cons
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO org(name, lang, channels, renotify_s, group_wait_s,"
-                           " group_interval_s, repeat_interval_s, created)"
-                           " VALUES(?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), NULLIF(?, 0), NULLIF(?, 0), ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO org(name, lang, channels, renotify_s, group_wait_s,"
+            " group_interval_s, repeat_interval_s, created)"
+            " VALUES(?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), NULLIF(?, 0), NULLIF(?, 0), ?)",
+            -1, &st, NULL) != SQLITE_OK) {
         rc = db_fail(db, err, "adding the organisation");
         goto out;
     }
@@ -429,12 +448,12 @@ int ds_registry_add_org(struct ds_store *s, const struct ds_org_spec *spec, cons
         rc = insert_contact(db, *id, "file", spec->files[i], NULL, err);
     if (rc < 0)
         goto out;
-    json_t *d = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "lang", lang, "livenet",
-                          strings(spec->livenet, spec->n_livenet), "darknet",
-                          strings(spec->darknet, spec->n_darknet), "emails",
-                          strings(spec->emails, spec->n_emails), "webhooks",
-                          strings(spec->webhooks, spec->n_webhooks), "syslogs",
-                          strings(spec->syslogs, spec->n_syslogs));
+    json_t *d = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "lang", lang, "livenet",
+        strings(spec->livenet, spec->n_livenet), "darknet", strings(spec->darknet, spec->n_darknet),
+        "emails", strings(spec->emails, spec->n_emails), "webhooks",
+        strings(spec->webhooks, spec->n_webhooks), "syslogs",
+        strings(spec->syslogs, spec->n_syslogs), "files", strings(spec->files, spec->n_files));
     rc = audit(db, who, "org add", spec->name, d, err);
     json_decref(d);
     if (rc == 0)
@@ -491,7 +510,8 @@ int ds_registry_range(struct ds_store *s, const char *org, const char *kind, con
             goto out;
         ds_prefix_format(&p, canon);
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "DELETE FROM org_range WHERE org = ? AND kind = ? AND prefix = ?",
+        if (sqlite3_prepare_v2(db,
+                               "DELETE FROM org_range WHERE org = ? AND kind = ? AND prefix = ?",
                                -1, &st, NULL) != SQLITE_OK) {
             rc = db_fail(db, err, "removing a range");
             goto out;
@@ -532,9 +552,9 @@ int ds_registry_contact(struct ds_store *s, const char *org, const char *channel
         rc = insert_contact(db, id, channel, address, secret, err);
     } else {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db,
-                               "DELETE FROM org_contact WHERE org = ? AND channel = ? AND address = ?",
-                               -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(
+                db, "DELETE FROM org_contact WHERE org = ? AND channel = ? AND address = ?", -1,
+                &st, NULL) != SQLITE_OK) {
             rc = db_fail(db, err, "removing a contact");
             goto out;
         }

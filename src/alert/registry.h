@@ -17,7 +17,7 @@ struct ds_contact {
     int64_t id;
     char *channel; /* "smtp", "webhook", "syslog", "file" */
     char *address;
-    char *secret;  /* webhook HMAC key, or NULL */
+    char *secret; /* webhook HMAC key, or NULL */
 };
 
 /* One organisation as the snapshot holds it (owned by the snapshot). Notification settings
