@@ -15,6 +15,7 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 	@bash scripts/install-geodb.sh
+	@bash scripts/install-web.sh
 
 $(BUILD)/CMakeCache.txt:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc >/dev/null

@@ -33,11 +33,15 @@ PKGS=(
   tcpdump             # benchmark comparison, cross-checks
   bc                  # benchmark arithmetic
   zstd                # tests compress captures with the zstd tool
+  chromium            # the web UI tests drive it headless (playwright-core)
+  curl                # the API tests
+  fonts-dejavu-core   # text in headless screenshots
 )
 
 # npm installs the geo databases (scripts/install-geodb.sh); a Node.js that ships its own npm
 # (e.g. NodeSource's) is fine, Debian's npm is the fallback.
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 
 missing=()
 for p in "${PKGS[@]}"; do

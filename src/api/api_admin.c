@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "alert/alert.h"
+#include "classify/classify.h"
+#include "classify/fingerprint.h"
 #include "core/log.h"
 
 static int err_status(int code)
@@ -28,10 +30,17 @@ static void reply_err(struct api_call *c, const struct ds_err *err)
 void api_meta(struct api_call *c)
 {
     const struct ds_api_config *cf = &c->api->cfg;
-    json_t *o = json_pack("{s:s, s:i, s:b, s:{s:s, s:f, s:f}}", "version", DS_VERSION, "api", 1,
-                          "live", cf->tap != NULL, "sensor", "name",
+    json_t *classes = json_array(), *fps = json_array();
+    for (int i = 0; i < DS_CLASS_COUNT; i++)
+        json_array_append_new(classes, json_pack("{s:s, s:s}", "name", ds_class_table[i].name,
+                                                 "description", ds_class_table[i].description));
+    for (int i = 0; i < DS_FP_COUNT; i++)
+        json_array_append_new(fps, json_pack("{s:s, s:s}", "name", ds_fingerprints[i]->name,
+                                             "description", ds_fingerprints[i]->description));
+    json_t *o = json_pack("{s:s, s:i, s:b, s:{s:s, s:f, s:f}, s:o, s:o}", "version", DS_VERSION,
+                          "api", 1, "live", cf->tap != NULL, "sensor", "name",
                           cf->sensor_name ? cf->sensor_name : "darkscope", "lat", cf->sensor_lat,
-                          "lon", cf->sensor_lon);
+                          "lon", cf->sensor_lon, "classes", classes, "fingerprints", fps);
     api_json(c, 200, o);
 }
 

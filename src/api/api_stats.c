@@ -142,15 +142,19 @@ void api_stats(struct api_call *c)
     bool small = dim == DS_DIM_TOTAL || dim == DS_DIM_PROTO || dim == DS_DIM_ICMP ||
                  dim == DS_DIM_ICMP6 || dim == DS_DIM_CLASS || dim == DS_DIM_FP;
     /* dim and gran as literals, so SQLite can pick the partial indexes */
-    char sql[320];
+    char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT start, packets, bytes, sources, r_packets, r_bytes, r_sources FROM stat"
-             " %s WHERE gran = %d AND dim = %d AND key = ?1 AND start >= ?2 AND start < ?3"
+             " %s WHERE gran = %d AND dim = %d AND key = ?1 AND start >= ?2 AND start < ?3 %s"
              " ORDER BY start",
              small                ? "INDEXED BY stat_series"
              : gran == DS_GRAN_1D ? "INDEXED BY stat_series_day"
                                   : "",
-             gran, dim);
+             gran, dim,
+             /* the partial indexes' own conditions, word for word, so SQLite may use them */
+             small                ? "AND dim IN (0, 1, 4, 5, 8, 9)"
+             : gran == DS_GRAN_1D ? "AND gran = 2 AND dim IN (2, 3, 6, 7)"
+                                  : "");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(ds_store_db(c->store), sql, -1, &st, NULL) != SQLITE_OK) {
         struct ds_err err;

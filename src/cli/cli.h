@@ -13,6 +13,8 @@ extern const struct ds_command ds_cmd_gen;
 extern const struct ds_command ds_cmd_report;
 extern const struct ds_command ds_cmd_org;
 extern const struct ds_command ds_cmd_run;
+extern const struct ds_command ds_cmd_user;
+extern const struct ds_command ds_cmd_serve;
 
 /* NULL-terminated registry, in help order. */
 extern const struct ds_command *const ds_commands[];

@@ -26,6 +26,7 @@
 #include "core/options.h"
 #include "daemon/prom.h"
 #include "daemon/regwatch.h"
+#include "cli/web.h"
 #include "http/server.h"
 #include "store/archive.h"
 
@@ -56,6 +57,10 @@ struct run_settings {
     long hscan_dsts;
     long vscan_ports;
     char *http_listen;
+    char *tls_cert, *tls_key;
+    char *web_dir;
+    char *sensor_name, *sensor_location;
+    long stream_rate;
     long close_after;
     long renotify;
     long group_wait;
@@ -236,12 +241,48 @@ static const struct ds_option run_options[] = {
      .max = 255,
      .metavar = "N",
      .help = "vertical scan: this many ports within 5 minutes"},
-    {.name = "http-listen",
+    {.name = "http",
      .type = DS_OPT_STRING,
      .offset = OPT(http_listen),
      .def = "127.0.0.1:8080",
      .metavar = "ADDR:PORT",
-     .help = "HTTP server (/metrics, /healthz); \"off\" for none"},
+     .help = "the workbench, API (/api/v1), /metrics and /healthz; \"off\" for none"},
+    {.name = "tls-cert",
+     .type = DS_OPT_STRING,
+     .offset = OPT(tls_cert),
+     .metavar = "PEM",
+     .help = "serve HTTPS with this certificate chain (with --tls-key)"},
+    {.name = "tls-key",
+     .type = DS_OPT_STRING,
+     .offset = OPT(tls_key),
+     .metavar = "PEM",
+     .help = "the certificate's private key"},
+    {.name = "web-dir",
+     .type = DS_OPT_STRING,
+     .offset = OPT(web_dir),
+     .def = DS_WEB_DIR,
+     .metavar = "DIR",
+     .help = "the web app (DIR/app) and its npm packages (DIR/node_modules)"},
+    {.name = "sensor-name",
+     .type = DS_OPT_STRING,
+     .offset = OPT(sensor_name),
+     .def = "darkscope",
+     .metavar = "NAME",
+     .help = "this sensor's name in the workbench"},
+    {.name = "sensor-location",
+     .type = DS_OPT_STRING,
+     .offset = OPT(sensor_location),
+     .def = "35.71,139.49",
+     .metavar = "LAT,LON",
+     .help = "where Atlas draws the sensor (degrees)"},
+    {.name = "stream-rate",
+     .type = DS_OPT_INT,
+     .offset = OPT(stream_rate),
+     .def = "2000",
+     .min = 1,
+     .max = 1000000,
+     .metavar = "PACKETS/S",
+     .help = "live views: packets sent one by one per second (the rest are counted)"},
     {.name = "close-after",
      .type = DS_OPT_INT,
      .offset = OPT(close_after),
@@ -463,6 +504,9 @@ struct daemon {
     struct ds_outbox *outbox;
     struct ds_source *src;
     struct ds_prom_input prom;
+    struct ds_tap tap; /* the live views' packet stream (with the web server) */
+    bool have_tap;
+    struct ds_web web;
     char *log_file;
     /* reading thread only */
     int64_t last_stats_ms;
@@ -614,29 +658,6 @@ static void on_batch(void *ctx, uint64_t ts_ns, int frames)
     }
 }
 
-static void http_metrics(void *ctx, const struct ds_http_request *rq, struct ds_http_response *rs)
-{
-    (void)rq;
-    struct daemon *d = ctx;
-    size_t len;
-    char *text = ds_prom_render(&d->prom, &len);
-    if (!text) {
-        ds_http_reply(rs, 500, "text/plain", "out of memory\n");
-        return;
-    }
-    rs->status = 200;
-    rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    rs->body = text;
-    rs->len = len;
-}
-
-static void http_health(void *ctx, const struct ds_http_request *rq, struct ds_http_response *rs)
-{
-    (void)rq;
-    (void)ctx;
-    ds_http_reply(rs, 200, "text/plain", "ok\n");
-}
-
 /* "max" -> 0, "10x" / "10" / "2.5x" -> the factor; -1 for anything else. */
 static double parse_speed(const char *s)
 {
@@ -703,7 +724,6 @@ static int run_run(int argc, char **argv)
     struct ds_darknet dn;
     struct ds_stored_run st = {0};
     struct ds_archive *arch = NULL;
-    struct ds_http *http = NULL;
     struct ds_summary *sum = NULL;
     char *smtp_password = NULL;
     struct daemon d = {
@@ -825,16 +845,24 @@ static int run_run(int argc, char **argv)
                                     .start_unix = d.prom.start_unix,
                                     .mode = d.live ? "live" : "replay"};
     if (s.http_listen && strcmp(s.http_listen, "off") != 0) {
-        const struct ds_http_route routes[] = {
-            {.method = "GET", .path = "/metrics", .fn = http_metrics, .ctx = &d},
-            {.method = "GET", .path = "/healthz", .fn = http_health, .ctx = &d},
-        };
-        struct ds_http_config hc = {.listen = s.http_listen};
-        if (ds_http_start(&http, &hc, routes, sizeof routes / sizeof routes[0], &err) < 0)
+        if (ds_tap_init(&d.tap, (uint32_t)s.stream_rate, st.geo) < 0) {
+            ds_err_set(&err, -ENOMEM, "out of memory");
             goto bad;
-        ds_info("run", "HTTP on %s (port %u): /metrics, /healthz", s.http_listen,
-                ds_http_port(http));
+        }
+        d.have_tap = true;
     }
+    struct ds_web_opts wo = {.db = s.db,
+                             .listen = s.http_listen,
+                             .tls_cert = s.tls_cert,
+                             .tls_key = s.tls_key,
+                             .web_dir = s.web_dir,
+                             .sensor_name = s.sensor_name,
+                             .sensor_location = s.sensor_location,
+                             .registry = &d.reg->cur,
+                             .tap = d.have_tap ? &d.tap : NULL,
+                             .prom = &d.prom};
+    if (ds_web_start(&d.web, &wo, &err) < 0)
+        goto bad;
     install_signals();
     if (pthread_create(&d.ticker, NULL, ticker_main, &d) != 0) {
         ds_err_set(&err, -EAGAIN, "cannot start the ticker thread");
@@ -898,6 +926,7 @@ static int run_run(int argc, char **argv)
             .archive = arch,
             .on_batch = on_batch,
             .ctx = &d,
+            .tap = d.have_tap ? &d.tap : NULL,
         };
         ds_info("run", "%s; storing into %s as ingest %" PRId64,
                 d.live ? "capturing live" : "replaying", s.db, ingest);
@@ -971,7 +1000,11 @@ out:
         atomic_store(&d.ticker_stop, true);
         pthread_join(d.ticker, NULL);
     }
-    ds_http_stop(http);
+    if (d.have_tap)
+        ds_tap_close(&d.tap);
+    ds_web_stop(&d.web);
+    if (d.have_tap)
+        ds_tap_free(&d.tap);
     if (arch)
         ds_archive_close(arch, NULL);
     if (st.ingesting) { /* failed before the engine finished: the ingest is not kept */
