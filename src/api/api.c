@@ -362,6 +362,10 @@ static void metrics(void *ctx, const struct ds_http_request *rq, struct ds_http_
 {
     (void)rq;
     struct ds_api *a = ctx;
+    if (!a->cfg.prom) { /* serve: no packet path to measure */
+        ds_http_error(rs, 404, "no metrics here: /metrics is the daemon's (darkscope run)");
+        return;
+    }
     size_t len;
     char *text = ds_prom_render(a->cfg.prom, &len);
     if (!text) {
@@ -402,8 +406,6 @@ size_t ds_api_routes(struct ds_api *a, struct ds_http_route *r, size_t cap)
         {.method = "GET", .path = "/", .fn = app, .ctx = a},
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0] && n < cap; i++) {
-        if (all[i].fn == metrics && !a->cfg.prom)
-            continue;
         if (all[i].fn == app && !a->cfg.web_root)
             continue;
         r[n++] = all[i];
@@ -419,10 +421,18 @@ int ds_api_open(struct ds_api **out, const struct ds_api_config *cfg, struct ds_
         free(a);
         return ds_err_set(err, -ENOMEM, "out of memory");
     }
+    pthread_mutex_init(&a->mu, NULL);
     a->cfg = *cfg;
+    const char **strs[4] = {&a->cfg.db, &a->cfg.web_root, &a->cfg.vendor_root, &a->cfg.sensor_name};
+    for (int i = 0; i < 4; i++) {
+        if (*strs[i] && !(a->own[i] = strdup(*strs[i]))) {
+            ds_api_close(a);
+            return ds_err_set(err, -ENOMEM, "out of memory");
+        }
+        *strs[i] = a->own[i];
+    }
     if (!a->cfg.session_ttl_s)
         a->cfg.session_ttl_s = 12 * 3600;
-    pthread_mutex_init(&a->mu, NULL);
     int rc = ds_store_open(&a->pool[0], cfg->db, false, err); /* fails early on a bad store */
     if (rc < 0) {
         a->pool[0] = NULL;
@@ -447,5 +457,7 @@ void ds_api_close(struct ds_api *a)
         ds_store_close(a->pool[i]);
     ds_ratelimit_free(a->rl);
     pthread_mutex_destroy(&a->mu);
+    for (int i = 0; i < 4; i++)
+        free(a->own[i]);
     free(a);
 }

@@ -14,6 +14,7 @@
 
 struct ds_prom_input;
 
+/* ds_api_open copies the strings; the pointed-to registry, tap and prom must outlive it. */
 struct ds_api_config {
     const char *db; /* the store */
     /* the current registry snapshot (the daemon's, swapped on reload), for scoping

@@ -27,6 +27,8 @@ static void reply_err(struct api_call *c, const struct ds_err *err)
         api_error(c, st, "%s", err->msg);
 }
 
+static json_t *me_json(const struct api_call *c);
+
 void api_meta(struct api_call *c)
 {
     const struct ds_api_config *cf = &c->api->cfg;
@@ -41,6 +43,8 @@ void api_meta(struct api_call *c)
                           "api", 1, "live", cf->tap != NULL, "sensor", "name",
                           cf->sensor_name ? cf->sensor_name : "darkscope", "lat", cf->sensor_lat,
                           "lon", cf->sensor_lon, "classes", classes, "fingerprints", fps);
+    /* the caller's account when the request carries one: the app's first question */
+    json_object_set_new(o, "me", c->authed ? me_json(c) : json_null());
     api_json(c, 200, o);
 }
 
@@ -104,8 +108,8 @@ void api_login(struct api_call *c)
         api_error(c, 401, "wrong name or password");
         return;
     }
-    json_decref(b);
     ds_ratelimit_ok(c->api->rl, c->rq->client, name);
+    json_decref(b); /* name points into b */
     char sid[DS_TOKEN_HEX + 1];
     if (ds_session_new(c->store, &p, c->api->cfg.session_ttl_s, sid, &err) < 0) {
         api_store_error(c, &err);

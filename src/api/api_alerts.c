@@ -338,9 +338,9 @@ void api_alert_workflow(struct api_call *c)
     snprintf(curk, sizeof curk, ",%s,", cur);
     if (!strstr(from, curk)) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        json_decref(b);
         api_error(c, 409, "alert %" PRId64 " is %s: it cannot be %s", id, cur,
                   !strcmp(action, "ack") ? "acknowledged" : action);
+        json_decref(b); /* action points into b */
         return;
     }
     int rc = sqlite3_prepare_v2(db,

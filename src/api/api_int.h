@@ -18,8 +18,9 @@
 #define API_MAX_SEGS 8
 
 struct ds_api {
-    struct ds_api_config cfg;
-    pthread_mutex_t mu; /* the pool */
+    struct ds_api_config cfg; /* its strings point into own[] */
+    char *own[4];             /* copies of db, web_root, vendor_root, sensor_name */
+    pthread_mutex_t mu;       /* the pool */
     struct ds_store *pool[API_POOL];
     bool busy[API_POOL];
     struct ds_ratelimit *rl;

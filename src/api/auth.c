@@ -542,8 +542,11 @@ void ds_ratelimit_free(struct ds_ratelimit *r)
     free(r);
 }
 
-/* The slot of key (FNV-1a; a collision only makes two keys share a budget). */
-static struct rl_ent *slot(struct ds_ratelimit *r, const char *kind, const char *key)
+/* The slot of key (FNV-1a). A slot still counting another key's failures is shared, never
+ * taken over: a collision makes two keys share a budget, it cannot reset one. *own tells
+ * whether the slot is key's own. */
+static struct rl_ent *slot(struct ds_ratelimit *r, const char *kind, const char *key, int64_t now,
+                           bool *own)
 {
     char k[160];
     snprintf(k, sizeof k, "%s:%s", kind, key ? key : "");
@@ -551,10 +554,12 @@ static struct rl_ent *slot(struct ds_ratelimit *r, const char *kind, const char 
     for (const char *c = k; *c; c++)
         h = (h ^ (uint8_t)*c) * 1099511628211ULL;
     struct rl_ent *e = &r->ent[h % RL_SLOTS];
-    if (strcmp(e->key, k) != 0) {
+    *own = strcmp(e->key, k) == 0;
+    if (!*own && (e->failures == 0 || now - e->window_start >= DS_LOGIN_WINDOW_S)) {
         snprintf(e->key, sizeof e->key, "%s", k);
         e->failures = 0;
         e->window_start = 0;
+        *own = true;
     }
     return e;
 }
@@ -573,8 +578,9 @@ int ds_ratelimit_check(struct ds_ratelimit *r, const char *client, const char *n
 {
     int64_t now = (int64_t)time(NULL);
     pthread_mutex_lock(&r->mu);
-    int a = wait_of(slot(r, "ip", client), now);
-    int b = wait_of(slot(r, "user", name), now);
+    bool own;
+    int a = wait_of(slot(r, "ip", client, now, &own), now);
+    int b = wait_of(slot(r, "user", name, now, &own), now);
     pthread_mutex_unlock(&r->mu);
     int w = a > b ? a : b;
     return w > 0 ? w : 0;
@@ -584,10 +590,11 @@ void ds_ratelimit_fail(struct ds_ratelimit *r, const char *client, const char *n
 {
     int64_t now = (int64_t)time(NULL);
     pthread_mutex_lock(&r->mu);
-    struct rl_ent *e = slot(r, "ip", client);
+    bool own;
+    struct rl_ent *e = slot(r, "ip", client, now, &own);
     wait_of(e, now);
     e->failures++;
-    e = slot(r, "user", name);
+    e = slot(r, "user", name, now, &own);
     wait_of(e, now);
     e->failures++;
     pthread_mutex_unlock(&r->mu);
@@ -595,8 +602,11 @@ void ds_ratelimit_fail(struct ds_ratelimit *r, const char *client, const char *n
 
 void ds_ratelimit_ok(struct ds_ratelimit *r, const char *client, const char *name)
 {
-    (void)client;
+    (void)client; /* the address's budget is not given back by one good login */
     pthread_mutex_lock(&r->mu);
-    slot(r, "user", name)->failures = 0;
+    bool own;
+    struct rl_ent *e = slot(r, "user", name, (int64_t)time(NULL), &own);
+    if (own) /* a shared slot's failures are not this name's to forgive */
+        e->failures = 0;
     pthread_mutex_unlock(&r->mu);
 }

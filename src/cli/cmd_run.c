@@ -80,6 +80,7 @@ struct run_settings {
     char *ca_file;
     bool tls_insecure;
     long settle_timeout;
+    bool linger;
     int log_level;
     bool log_json;
     char *log_file;
@@ -413,6 +414,10 @@ static const struct ds_option run_options[] = {
      .metavar = "SECONDS",
      .help = "replay: wait this long at the end for deliveries to succeed (undelivered ones "
              "stay in the outbox)"},
+    {.name = "linger",
+     .type = DS_OPT_BOOL,
+     .offset = OPT(linger),
+     .help = "replay: keep serving the workbench after the replay until SIGTERM (demos)"},
     {.name = "log-level",
      .type = DS_OPT_ENUM,
      .offset = OPT(log_level),
@@ -986,6 +991,13 @@ static int run_run(int argc, char **argv)
                 "every delivery is done (%" PRIu64 " in this run, %" PRIu64 " failed attempts)",
                 atomic_load(&ds_outbox_stats(d.outbox)->delivered),
                 atomic_load(&ds_outbox_stats(d.outbox)->failures));
+    if (s.linger && !d.live && !g_stop) {
+        fprintf(stderr, "darkscope: the replay is done; still serving until SIGTERM or Ctrl-C\n");
+        while (!g_stop) {
+            struct timespec ts = {0, 200000000};
+            nanosleep(&ts, NULL);
+        }
+    }
     status = (rc < 0 || res.oom_drops || res.archive_errors || cst.inputs_rejected ||
               cst.inputs_cut || (finished && !settled))
                  ? DS_EXIT_PARTIAL

@@ -103,6 +103,13 @@ static const struct ds_option serve_options[] = {
 #define N_OPTS (sizeof serve_options / sizeof serve_options[0])
 
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_reload; /* SIGHUP: read the registry now */
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    g_reload = 1;
+}
 
 static void on_stop(int sig)
 {
@@ -169,12 +176,17 @@ static int serve_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    struct sigaction hup = {.sa_handler = on_hup};
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     signal(SIGPIPE, SIG_IGN);
+    int ticks = 0;
     while (!g_stop) {
         struct timespec ts = {0, 200000000};
         nanosleep(&ts, NULL);
-        static int ticks; /* this thread only */
-        if (++ticks % 10 == 0 && ds_regwatch_poll(reg, false, &err) < 0)
+        bool now = g_reload;
+        g_reload = 0;
+        if ((now || ++ticks % 10 == 0) && ds_regwatch_poll(reg, now, &err) < 0)
             ds_error("serve", "registry: %s", err.msg);
     }
     status = DS_EXIT_OK;

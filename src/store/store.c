@@ -920,7 +920,8 @@ static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err)
     int rc = ds_window_foreach(w, window_row, &c);
     if (rc)
         return rc < 0 ? rc : -EIO;
-    qsort(s->rows, s->n_rows, sizeof *s->rows, cmp_rows);
+    if (s->n_rows)
+        qsort(s->rows, s->n_rows, sizeof *s->rows, cmp_rows);
     size_t i = 0;
     while (i < s->n_rows) {
         enum ds_dim dim = s->rows[i].dim;

@@ -125,7 +125,7 @@ for b in "${bots[@]}"; do livenet_a+=(--livenet "$b/32"); done
 [ "$(sql "$db" "SELECT count(*) FROM audit")" -ge 2 ] || fail "no audit rows for the registrations"
 
 # ------------------------------------------------------------------ 1: replay, every channel -
-common=(--darknet "$darknet" --http-listen off --log-level info --retry-min 200 --retry-max 2000 --settle-timeout 60
+common=(--darknet "$darknet" --http off --log-level info --retry-min 200 --retry-max 2000 --settle-timeout 60
         --smtp-url "smtp://127.0.0.1:$sport" --smtp-from "darkscope@sensor.test")
 "$bin" run --db "$db" --replay t.pcap --speed max "${common[@]}" >run1.out 2>run1.err ||
   fail "run 1 exited $?: $(tail -20 run1.err)"
@@ -273,15 +273,15 @@ db4=s4.db
 cat >run4.conf <<EOF
 # a config file for the paced run
 darknet $darknet
-http-listen 127.0.0.1:0
+http 127.0.0.1:0
 log-level info
 group-wait 5
 EOF
 "$bin" run --db "$db4" --config run4.conf --replay t.pcap --speed 20x >run4.out 2>run4.err &
 dpid=$!
 pids+=("$dpid")
-for _ in $(seq 100); do grep -q "HTTP on" run4.err && break; sleep 0.1; done
-hport=$(grep -o 'port [0-9]*)' run4.err | head -1 | tr -dc 0-9)
+for _ in $(seq 100); do grep -q "workbench at" run4.err && break; sleep 0.1; done
+hport=$(grep -o 'workbench at http://127.0.0.1:[0-9]*' run4.err | head -1 | sed 's/.*://')
 [ -n "$hport" ] || fail "run 4 did not log its HTTP port: $(cat run4.err)"
 sleep 2
 curl -sf "http://127.0.0.1:$hport/metrics" >m1.txt || fail "GET /metrics failed"
@@ -332,7 +332,7 @@ echo "alerts_daemon: 4: paced replay with metrics, registry reload, SIGHUP, SIGK
 # ------------------------------------------------------------------ 5: SIGTERM --------------
 db5=s5.db
 "$bin" org add --db "$db5" --name Gamma --livenet "${gamma_hosts[0]}/32" --file "$tmp/g5.jsonl" >/dev/null
-"$bin" run --db "$db5" --replay t.pcap --speed 10x --darknet "$darknet" --http-listen off --log-level info >run5.out 2>run5.err &
+"$bin" run --db "$db5" --replay t.pcap --speed 10x --darknet "$darknet" --http off --log-level info >run5.out 2>run5.err &
 dpid=$!
 pids+=("$dpid")
 sleep 2
@@ -363,7 +363,7 @@ printf 'darknet 198.51.100.0/24\nthreads many\n' >bad.conf
 expect_fail 2 "bad.conf:2" "$bin" run --db "$db" --config bad.conf --replay t.pcap
 expect_fail 2 "speed" "$bin" run --db "$db" --replay t.pcap --speed fast
 expect_fail 2 "\-\-db" "$bin" run --replay t.pcap
-expect_fail 3 "nosuch.pcap" "$bin" run --db "$db" --replay nosuch.pcap --http-listen off
+expect_fail 3 "nosuch.pcap" "$bin" run --db "$db" --replay nosuch.pcap --http off
 [ "$("$bin" org list --db "$db" --format json | jq length)" = 2 ] || fail "bad input changed the registry"
 echo "alerts_daemon: 6: bad ranges, overlaps, duplicates, bad URLs, bad config, bad flags: clear errors, registry intact"
 echo "alerts_daemon: all checks passed"

@@ -67,18 +67,18 @@ wport=$(awk '$1 == "http" {print $2}' web.port)
 # through sh, so the daemon's own pid is known (ip netns exec may stay as its parent)
 rm -f run.pid
 rxns sh -c 'echo $$ >run.pid; exec "$@"' sh "$bin" run --db s.db -i "dlr1$$" -i "dlr2$$" \
-  --darknet "$darknet" --http-listen 127.0.0.1:0 --log-level info --group-wait 1 \
+  --darknet "$darknet" --http 127.0.0.1:0 --log-level info --group-wait 1 \
   --group-interval 1 --alert-update 1 >run.out 2>run.err &
 wrapper=$!
 for _ in $(seq 50); do [ -s run.pid ] && break; sleep 0.1; done
 dpid=$(cat run.pid)
 for _ in $(seq 200); do
-  [ "$(grep -c 'live capture on dlr' run.err 2>/dev/null)" = 2 ] && grep -q "HTTP on" run.err && break
+  [ "$(grep -c 'live capture on dlr' run.err 2>/dev/null)" = 2 ] && grep -q "workbench at" run.err && break
   kill -0 "$dpid" 2>/dev/null || fail "the daemon exited: $(cat run.err)"
   sleep 0.1
 done
 [ "$(grep -c 'live capture on dlr' run.err)" = 2 ] || fail "the daemon did not open both interfaces: $(cat run.err)"
-hport=$(grep -o 'port [0-9]*)' run.err | head -1 | tr -dc 0-9)
+hport=$(grep -o 'workbench at http://127.0.0.1:[0-9]*' run.err | head -1 | sed 's/.*://')
 sleep 0.5
 n_a=$(jq .packets a.json) n_b=$(jq .packets b.json)
 ip netns exec "$tx" tcpreplay -q -i "dlt1$$" --pps 3000 a.pcap >tr1.out 2>&1 &

@@ -44,8 +44,12 @@ export function mount(el, ctx) {
       width: w, height: 260,
       series: [{}, { label: 'packets', stroke: '#4fc3f7', width: 1.5 },
         { label: 'unique sources', stroke: '#ffb74d', width: 1.5, scale: 'src' }],
-      axes: [{ stroke: '#7f8fa3' }, { stroke: '#7f8fa3' }, { side: 1, scale: 'src', stroke: '#7f8fa3' }],
-      scales: { src: {} },
+      axes: [{ stroke: '#7f8fa3' }, { stroke: '#7f8fa3', size: 70 },
+        { side: 1, scale: 'src', stroke: '#7f8fa3', size: 70 }],
+      // the whole asked period, also where the store has no interval
+      scales: { x: { time: true, range: () => [Date.parse(s.from) / 1000, Date.parse(s.to) / 1000] },
+        y: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] },
+        src: { range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] } },
     }, [s.t, s.packets, s.sources], chart);
     window.darkscope.frames++;
   }
