@@ -132,14 +132,14 @@ static void add_port(struct ds_alert_event *ev, uint8_t proto, uint16_t port)
             (struct ds_alert_port){.proto = proto, .port = port, .packets = 1};
         return;
     }
-    /* full: the least busy entry gives way (space-saving: it keeps its count + 1) */
+    /* full: the least busy entry gives way and the newcomer starts at 1, so every count is
+     * exact since its port entered the list (a lower bound, never more than was sent: a
+     * space-saving count + 1 would credit a 1000-port sweep's ports with hundreds each) */
     size_t lo = 0;
     for (size_t i = 1; i < ev->n_ports; i++)
         if (ev->ports[i].packets < ev->ports[lo].packets)
             lo = i;
-    ev->ports[lo].proto = proto;
-    ev->ports[lo].port = port;
-    ev->ports[lo].packets++;
+    ev->ports[lo] = (struct ds_alert_port){.proto = proto, .port = port, .packets = 1};
 }
 
 static void accumulate(struct ds_matcher *m, const struct ds_org *o, const struct ds_addr *a,

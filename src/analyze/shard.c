@@ -645,6 +645,11 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
     }
     if (has_port && pn5 && host->win_ports < UINT8_MAX)
         host->win_ports++;
+    /* a scan is one the moment it crosses the threshold (alerts report it at once) */
+    if (host->win_dsts >= s->cfg->hscan_dsts)
+        host->flags |= DS_HF_HSCAN;
+    if (host->win_ports >= s->cfg->vscan_ports)
+        host->flags |= DS_HF_VSCAN;
     if (s->alerting)
         ds_matcher_packet(&s->matcher, p, host);
     if (!s->collect)
