@@ -76,10 +76,11 @@ struct ds_alert {
     size_t n_ports;
     struct ds_alert_sample samples[DS_ALERT_SAMPLES];
     size_t n_samples;
-    const char *family;    /* suspected malware family (correlation engine), or NULL */
-    const char *dos_basis; /* backscatter: "rs-dos inference" or "backscatter count" */
-    uint64_t dos_peak_ppm; /* backscatter: peak packets per minute seen (0 if none) */
-    uint64_t updated_ns;   /* wall clock of the last change (for digests) */
+    const char *family;      /* suspected malware family (correlation engine), or NULL */
+    const char *dos_basis;   /* backscatter: "rs-dos inference" or "backscatter count" */
+    uint64_t dos_peak_ppm;   /* backscatter: peak packets per minute seen (0 if none) */
+    char dos_basis_buf[224]; /* where dos_basis may point (do not copy a ds_alert by value) */
+    uint64_t updated_ns;     /* wall clock of the last change (for digests) */
 };
 
 #endif

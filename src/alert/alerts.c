@@ -354,8 +354,36 @@ static enum ds_severity severity(const struct rec *r)
     }
 }
 
-/* The alert as the formatters see it (strings point into org and r). */
-static void to_alert(const struct rec *r, const struct ds_org *org, struct ds_alert *out)
+/* The DoS inference's attacks on the alert's address in its time span (the dos_attack rows
+ * an ingest has committed): 0 when there are none, or the count with their peak and start. */
+static int dos_attacks(struct ds_alerts *a, const struct rec *r, uint64_t *peak, uint64_t *start)
+{
+    sqlite3_stmt *st;
+    char addr[DS_ADDR_STRLEN];
+    ds_addr_format(&r->addr, addr);
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT count(*), max(peak_ppm), min(first_ns) FROM dos_attack"
+                           " WHERE victim = ?1 AND last_ns >= ?2 AND first_ns <= ?3 AND ingest IN"
+                           " (SELECT id FROM ingest WHERE status IN ('done', 'live', 'running',"
+                           " 'interrupted'))",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, addr, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->first_ns);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)r->last_ns);
+    int n = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int(st, 0);
+        *peak = (uint64_t)sqlite3_column_int64(st, 1);
+        *start = (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* The alert as the formatters see it (strings point into org, r and out itself). */
+static void to_alert(struct ds_alerts *a, const struct rec *r, const struct ds_org *org,
+                     struct ds_alert *out)
 {
     memset(out, 0, sizeof *out);
     out->id = r->id;
@@ -381,19 +409,33 @@ static void to_alert(const struct rec *r, const struct ds_org *org, struct ds_al
     out->n_samples = r->n_samples;
     out->family = NULL; /* filled by the correlation engine (a later issue) */
     if (r->kase == DS_CASE_BACKSCATTER) {
+        uint64_t peak = 0, start = 0;
+        int n = dos_attacks(a, r, &peak, &start);
         bool rs = r->packets >= 25 && r->last_ns - r->first_ns >= 60 * NS && r->peak >= 30;
-        out->dos_basis = rs ? "backscatter count meeting RS-DoS thresholds (25 packets, 60 s, 30 "
-                              "per minute); DoS inference not yet available"
-                            : "backscatter count below RS-DoS thresholds; DoS inference not yet "
-                              "available";
         out->dos_peak_ppm = r->peak;
+        if (n > 0) {
+            char t[40];
+            snprintf(out->dos_basis_buf, sizeof out->dos_basis_buf,
+                     "rs-dos inference: %d attack%s on this address (first from %s, peak %" PRIu64
+                     " packets per minute; darkscope report dos --victim %s)",
+                     n, n == 1 ? "" : "s", ds_time_format_ns(start, t, sizeof t), peak,
+                     ds_addr_format(&r->addr, (char[DS_ADDR_STRLEN]){0}));
+            out->dos_basis = out->dos_basis_buf;
+            if (peak > out->dos_peak_ppm)
+                out->dos_peak_ppm = peak;
+        } else {
+            out->dos_basis = rs ? "backscatter count meeting RS-DoS thresholds (25 packets, 60 "
+                                  "s, 30 per minute); no attack inferred yet (an attack is "
+                                  "recorded when it ends)"
+                                : "backscatter count below RS-DoS thresholds: no attack inferred";
+        }
     }
 }
 
 static int write_rec(struct ds_alerts *a, struct rec *r, const struct ds_org *org)
 {
     struct ds_alert al;
-    to_alert(r, org, &al);
+    to_alert(a, r, org, &al);
     char *json = NULL;
     size_t jl = 0;
     struct ds_err e = {0};
@@ -627,7 +669,7 @@ static int enqueue(struct ds_alerts *a, const struct ds_org *org, const char *me
 static int notify(struct ds_alerts *a, struct rec *r, const struct ds_org *org, uint64_t now)
 {
     struct ds_alert al;
-    to_alert(r, org, &al);
+    to_alert(a, r, org, &al);
     char *json = NULL, *subject = NULL, *body = NULL;
     size_t jl;
     struct ds_err e = {0};
@@ -687,7 +729,7 @@ static int digest(struct ds_alerts *a, const struct ds_org *org, struct orgd *od
             continue;
         if (repeat ? r->state == DS_ALERT_CLOSED && !r->changed : !r->changed)
             continue;
-        to_alert(r, org, &al[n]);
+        to_alert(a, r, org, &al[n]);
         v[n] = &al[n];
         rs[n++] = r;
     }

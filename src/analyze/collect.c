@@ -34,7 +34,31 @@ void ds_collect_free(struct ds_collect *c)
             ds_daysk_free(&c->dpend[i]);
     free(c->mark);
     free(c->day_mark);
+    if (c->have_dos)
+        ds_dos_free(&c->dos);
+    free(c->dos_now);
     pthread_mutex_destroy(&c->mu);
+}
+
+/* The tracker's emitter: the collector's lock is held (ds_collect_dos, ds_collect_mark). */
+static int emit_attack(void *ctx, const struct ds_dos_attack *a, struct ds_err *err)
+{
+    struct ds_collect *c = ctx;
+    return c->sink->dos(c->sink->ctx, a, err);
+}
+
+int ds_collect_enable_dos(struct ds_collect *c, const struct ds_dos_config *cfg)
+{
+    if (!c->sink || !c->sink->dos)
+        return -EINVAL;
+    c->dos_now = calloc((size_t)c->nshards, sizeof *c->dos_now);
+    if (!c->dos_now || ds_dos_init(&c->dos, cfg, emit_attack, c) < 0) {
+        free(c->dos_now);
+        c->dos_now = NULL;
+        return -ENOMEM;
+    }
+    c->have_dos = true;
+    return 0;
 }
 
 static int fail(struct ds_collect *c, int rc)
@@ -199,6 +223,32 @@ static int flush_days(struct ds_collect *c, uint32_t upto)
     }
 }
 
+int ds_collect_dos(struct ds_collect *c, int shard, const struct ds_dos_rec *r, size_t n,
+                   uint64_t now_ns)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->failed || !c->have_dos || c->dos_done) {
+        rc = c->failed;
+        goto out;
+    }
+    if (now_ns > c->dos_now[shard])
+        c->dos_now[shard] = now_ns;
+    if (n && (rc = ds_dos_add(&c->dos, r, n, &c->err)) < 0) {
+        fail(c, rc);
+        goto out;
+    }
+    uint64_t low = UINT64_MAX;
+    for (int s = 0; s < c->nshards; s++)
+        if (c->dos_now[s] < low)
+            low = c->dos_now[s];
+    if ((rc = ds_dos_advance(&c->dos, low, &c->err)) < 0)
+        fail(c, rc);
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx1h, uint32_t idx1d)
 {
     int rc = 0;
@@ -225,6 +275,14 @@ int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx
             rc = flush_days(c, low[DS_GRAN_1D]);
         if (rc < 0)
             goto out;
+    }
+    /* every shard has finished: the open attack vectors end (before the last checkpoint) */
+    if (low[DS_GRAN_5M] == UINT32_MAX && c->have_dos && !c->dos_done) {
+        c->dos_done = true;
+        if ((rc = ds_dos_finish(&c->dos, &c->err)) < 0) {
+            fail(c, rc);
+            goto out;
+        }
     }
     if (low[DS_GRAN_5M] > c->ckpt) {
         c->ckpt = low[DS_GRAN_5M];

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "analyze/sink.h"
+#include "incident/dos.h"
 
 #define DS_COLLECT_MAX_PENDING 32 /* intervals per granularity waiting for slower shards */
 
@@ -31,11 +32,25 @@ struct ds_collect {
     struct ds_daysk dpend[DS_COLLECT_MAX_PENDING]; /* tables allocated on first use */
     bool dpend_used[DS_COLLECT_MAX_PENDING];
     uint32_t ckpt; /* checkpoint passed to the sink so far */
-    int failed;    /* the first sink error (sticky) */
+    /* DoS inference over every shard's backscatter (when the sink takes attacks) */
+    struct ds_dos dos;
+    bool have_dos, dos_done;
+    uint64_t *dos_now; /* [shard]: packet time each shard has reached */
+    int failed;        /* the first sink error (sticky) */
     struct ds_err err;
 };
 
 int ds_collect_init(struct ds_collect *c, int nshards, const struct ds_sink *sink);
+/* Turns DoS inference on (the sink must take attacks); cfg NULL: the defaults. */
+int ds_collect_enable_dos(struct ds_collect *c, const struct ds_dos_config *cfg);
+static inline bool ds_collect_has_dos(const struct ds_collect *c)
+{
+    return c && c->have_dos;
+}
+/* One shard's backscatter records (n may be 0) and the packet time it has reached. Attack
+ * vectors end when every shard is past their expiry; the rest end when all shards finish. */
+int ds_collect_dos(struct ds_collect *c, int shard, const struct ds_dos_rec *r, size_t n,
+                   uint64_t now_ns);
 void ds_collect_free(struct ds_collect *c);
 
 int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w);

@@ -397,6 +397,22 @@ int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct 
             free(cp);
             return ds_err_set(err, -ENOMEM, "out of memory");
         }
+        if (o->sink->dos) {
+            struct ds_dos_config dc;
+            if (o->dos)
+                dc = *o->dos;
+            else
+                ds_dos_defaults(&dc);
+            if (o->shard) {
+                dc.monitored_v4 = o->shard->monitored;
+                dc.geo = o->shard->geo;
+            }
+            if (ds_collect_enable_dos(cp, &dc) < 0) {
+                ds_collect_free(cp);
+                free(cp);
+                return ds_err_set(err, -ENOMEM, "out of memory");
+            }
+        }
     }
     int rc =
         nw == 1 ? run_inline(o, src, out, res, cp, err) : run_sharded(o, src, out, res, cp, err);

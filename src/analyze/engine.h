@@ -21,6 +21,9 @@ struct ds_engine_opts {
     const struct ds_shard_config *shard;
     /* where interval statistics and host profiles go; NULL: only the run counters */
     const struct ds_sink *sink;
+    /* DoS inference thresholds when the sink takes attacks (NULL: the defaults); the
+     * monitored count and the geo databases come from `shard` */
+    const struct ds_dos_config *dos;
     /* every frame read is also written here (the raw archive), or NULL; reading thread only */
     struct ds_archive *archive;
     /* darknet packets are offered to the live stream here, or NULL; reading thread only */

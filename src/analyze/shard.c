@@ -76,6 +76,9 @@ void ds_shard_free(struct ds_shard *s)
 
 /* ------------------------------------------------------------------ profile segments ----- */
 
+_Static_assert(sizeof((struct ds_shard *)0)->dosbuf / sizeof(struct ds_dos_rec) >= DS_SHARD_BATCH,
+               "a batch's backscatter fits the buffer");
+
 static void fail(struct ds_shard *s, int rc)
 {
     if (!s->failed)
@@ -505,6 +508,8 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
     struct ds_summary *sum = s->sum;
     sum->darknet_packets++;
     sum->darknet_bytes += p->wirelen;
+    if ((p->classes & DS_CLASS_BIT(DS_CLASS_BACKSCATTER)) && ds_collect_has_dos(s->collect))
+        ds_dos_rec_from(&s->dosbuf[s->n_dos++], p);
     if (!sum->first_ts_ns || p->ts_ns < sum->first_ts_ns)
         sum->first_ts_ns = p->ts_ns;
     if (p->ts_ns > sum->last_ts_ns)
@@ -754,8 +759,22 @@ static void publish(struct ds_shard *s)
     }
 }
 
+/* Hands the batch's backscatter to the collector, and at least every 10 s of packet time the
+ * time reached (quiet attack vectors end by it). */
+static void dos_report(struct ds_shard *s, uint64_t now_ns)
+{
+    if (!ds_collect_has_dos(s->collect) || s->failed || (!s->n_dos && now_ns < s->dos_tick_ns))
+        return;
+    int rc = ds_collect_dos(s->collect, s->id, s->dosbuf, s->n_dos, now_ns);
+    s->n_dos = 0;
+    s->dos_tick_ns = now_ns + 10000000000ull;
+    if (rc < 0)
+        fail(s, rc);
+}
+
 void ds_shard_idle(struct ds_shard *s, uint64_t now_ns)
 {
+    dos_report(s, now_ns);
     if (s->alerting) {
         ds_matcher_begin(&s->matcher);
         ds_matcher_end(&s->matcher, now_ns);
@@ -788,6 +807,8 @@ void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t 
     }
     if (s->alerting && n)
         ds_matcher_end(&s->matcher, p[n - 1].ts_ns);
+    if (n)
+        dos_report(s, s->sum->last_ts_ns);
     if (s->cfg->metrics)
         publish(s);
 }

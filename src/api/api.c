@@ -221,6 +221,7 @@ static const struct endpoint endpoints[] = {
     {.method = "GET", .pattern = "hosts/*", .fn = api_host, .roles = R_ALL},
     {.method = "GET", .pattern = "search", .fn = api_search, .roles = R_ALL},
     {.method = "GET", .pattern = "alerts", .fn = api_alerts, .roles = R_ALL},
+    {.method = "GET", .pattern = "dos", .fn = api_dos, .roles = R_ALL},
     {.method = "GET", .pattern = "alerts/*", .fn = api_alert, .roles = R_ALL},
     {.method = "POST", .pattern = "alerts/*/workflow", .fn = api_alert_workflow, .roles = R_ALL},
     {.method = "GET", .pattern = "orgs", .fn = api_orgs, .roles = R_ALL},

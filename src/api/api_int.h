@@ -73,6 +73,7 @@ void api_hosts(struct api_call *c);
 void api_host(struct api_call *c);
 void api_search(struct api_call *c);
 void api_alerts(struct api_call *c);
+void api_dos(struct api_call *c);
 void api_alert(struct api_call *c);
 void api_alert_workflow(struct api_call *c);
 void api_orgs(struct api_call *c);

@@ -52,6 +52,7 @@ struct analyze_settings {
     long max_hosts;
     long hscan_dsts;
     long vscan_ports;
+    long dos_min_packets, dos_min_duration, dos_min_ppm, dos_expiry;
     int log_level;
     bool log_json;
     char *config;
@@ -248,6 +249,38 @@ static const struct ds_option analyze_options[] = {
      .max = 255,
      .metavar = "N",
      .help = "vertical scan: this many ports within 5 minutes"},
+    {.name = "dos-min-packets",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_min_packets),
+     .def = "25",
+     .min = 1,
+     .max = 1000000000,
+     .metavar = "N",
+     .help = "DoS inference (with --db): an attack has at least this many backscatter packets"},
+    {.name = "dos-min-duration",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_min_duration),
+     .def = "60",
+     .min = 0,
+     .max = 86400,
+     .metavar = "SECONDS",
+     .help = "DoS inference: an attack lasts at least this long"},
+    {.name = "dos-min-ppm",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_min_ppm),
+     .def = "30",
+     .min = 1,
+     .max = 1000000000,
+     .metavar = "N",
+     .help = "DoS inference: peak packets per minute (60 s windows sliding by 10 s)"},
+    {.name = "dos-expiry",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_expiry),
+     .def = "300",
+     .min = 10,
+     .max = 86400,
+     .metavar = "SECONDS",
+     .help = "DoS inference: an attack vector ends after this long without backscatter"},
     {.name = "log-level",
      .type = DS_OPT_ENUM,
      .offset = OPT(log_level),
@@ -487,7 +520,12 @@ static int analyze_run(int argc, char **argv)
         .idle_intervals = (uint32_t)((s.host_idle + 299) / 300),
         .max_hosts = (size_t)s.max_hosts / (size_t)s.threads,
     };
+    struct ds_dos_config dosc = {.min_packets = (uint64_t)s.dos_min_packets,
+                                 .min_duration_s = (uint64_t)s.dos_min_duration,
+                                 .min_ppm = (uint32_t)s.dos_min_ppm,
+                                 .expiry_s = (uint64_t)s.dos_expiry};
     struct ds_engine_opts eo = {
+        .dos = &dosc,
         .darknet = &dn,
         .workers = (int)s.threads,
         .max_packets = (uint64_t)s.count,

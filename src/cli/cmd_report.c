@@ -28,6 +28,7 @@ struct report_settings {
     int by;
     int proto;
     bool monthly;
+    char *victim;
     int log_level;
     char *config;
     bool dump_config;
@@ -96,6 +97,12 @@ static const struct ds_option report_options[] = {
      .offset = OPT(monthly),
      .help = "port N: by month (the default and only layout for now)",
      .cli_only = true},
+    {.name = "victim",
+     .type = DS_OPT_STRING,
+     .offset = OPT(victim),
+     .metavar = "ADDR|CIDR",
+     .help = "dos: only attacks on victims in this address or prefix",
+     .cli_only = true},
     {.name = "log-level",
      .type = DS_OPT_ENUM,
      .offset = OPT(log_level),
@@ -123,6 +130,31 @@ static const struct ds_option report_options[] = {
 };
 #define N_OPTS (sizeof report_options / sizeof report_options[0])
 
+/* Tables and CSV show a DoS attack's busiest victim ports as "80:1200 443:31". */
+static void flatten_ports(json_t *list)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        json_t *ports = json_object_get(a, "top_victim_ports");
+        char text[256] = "";
+        size_t n = 0, k;
+        json_t *p;
+        json_array_foreach(ports, k, p)
+        {
+            int w = snprintf(text + n, sizeof text - n,
+                             "%s%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT, n ? " " : "",
+                             json_integer_value(json_object_get(p, "port")),
+                             json_integer_value(json_object_get(p, "packets")));
+            if (w < 0 || (size_t)w >= sizeof text - n)
+                break;
+            n += (size_t)w;
+        }
+        json_object_set_new(a, "top_victim_ports", json_string(text));
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: darkscope report KIND [ARG] [--db PATH] [--from T --to T]\n"
@@ -135,7 +167,8 @@ static void usage(FILE *f)
                "  asns           top source autonomous systems\n"
                "  port N         one port by month: packets, unique sources per day\n"
                "  hosts          top sources with their profiles\n"
-               "  host ADDR      one source's profile and timeline\n\n");
+               "  host ADDR      one source's profile and timeline\n"
+               "  dos            DoS attacks inferred from backscatter (RS-DoS), --victim\n\n");
     ds_options_help(report_options, N_OPTS, f);
 }
 
@@ -185,7 +218,7 @@ static int report_run(int argc, char **argv)
     ds_log_setup((enum ds_log_level)s.log_level, 0);
     if (pos.n == 0) {
         fprintf(stderr, "darkscope report: which report? (year, ports, countries, asns, port N, "
-                        "hosts, host ADDR)\n");
+                        "hosts, host ADDR, dos)\n");
         usage(stderr);
         goto done;
     }
@@ -243,6 +276,11 @@ static int report_run(int argc, char **argv)
         rc = ds_query_port_monthly(store, &per, s.proto == 2, (uint16_t)port, s.exclude_research,
                                    &out, &err);
         csv_list = "months";
+    } else if (!strcmp(kind, "dos")) {
+        struct ds_dos_query dq = {.period = per, .victim = s.victim};
+        rc = ds_query_dos(store, &dq, &out, &err);
+        if (rc == 0 && s.format != DS_FORMAT_JSON)
+            flatten_ports(out);
     } else if (!strcmp(kind, "hosts")) {
         rc = ds_query_hosts(store, &per, (size_t)s.top, s.exclude_research, &out, &err);
     } else if (!strcmp(kind, "host")) {
@@ -251,7 +289,7 @@ static int report_run(int argc, char **argv)
     } else {
         fprintf(stderr,
                 "darkscope report: unknown report '%s' (year, ports, countries, asns, "
-                "port N, hosts, host ADDR)\n",
+                "port N, hosts, host ADDR, dos)\n",
                 kind);
         status = DS_EXIT_USAGE;
         goto done;
@@ -276,6 +314,6 @@ done:
 
 const struct ds_command ds_cmd_report = {
     .name = "report",
-    .summary = "NICTER-style reports over a store (year, ports, countries, asns, hosts...)",
+    .summary = "NICTER-style reports over a store (year, ports, countries, asns, hosts, dos...)",
     .run = report_run,
 };

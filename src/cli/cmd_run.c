@@ -56,6 +56,7 @@ struct run_settings {
     long max_hosts;
     long hscan_dsts;
     long vscan_ports;
+    long dos_min_packets, dos_min_duration, dos_min_ppm, dos_expiry;
     char *http_listen;
     char *tls_cert, *tls_key;
     char *web_dir;
@@ -242,6 +243,38 @@ static const struct ds_option run_options[] = {
      .max = 255,
      .metavar = "N",
      .help = "vertical scan: this many ports within 5 minutes"},
+    {.name = "dos-min-packets",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_min_packets),
+     .def = "25",
+     .min = 1,
+     .max = 1000000000,
+     .metavar = "N",
+     .help = "DoS inference (with --db): an attack has at least this many backscatter packets"},
+    {.name = "dos-min-duration",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_min_duration),
+     .def = "60",
+     .min = 0,
+     .max = 86400,
+     .metavar = "SECONDS",
+     .help = "DoS inference: an attack lasts at least this long"},
+    {.name = "dos-min-ppm",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_min_ppm),
+     .def = "30",
+     .min = 1,
+     .max = 1000000000,
+     .metavar = "N",
+     .help = "DoS inference: peak packets per minute (60 s windows sliding by 10 s)"},
+    {.name = "dos-expiry",
+     .type = DS_OPT_INT,
+     .offset = OPT(dos_expiry),
+     .def = "300",
+     .min = 10,
+     .max = 86400,
+     .metavar = "SECONDS",
+     .help = "DoS inference: an attack vector ends after this long without backscatter"},
     {.name = "http",
      .type = DS_OPT_STRING,
      .offset = OPT(http_listen),
@@ -923,7 +956,12 @@ static int run_run(int argc, char **argv)
             .alert_update_ns = (uint64_t)s.alert_update * 1000000000u,
             .metrics = &d.metrics,
         };
+        struct ds_dos_config dosc = {.min_packets = (uint64_t)s.dos_min_packets,
+                                     .min_duration_s = (uint64_t)s.dos_min_duration,
+                                     .min_ppm = (uint32_t)s.dos_min_ppm,
+                                     .expiry_s = (uint64_t)s.dos_expiry};
         struct ds_engine_opts eo = {
+            .dos = &dosc,
             .darknet = &dn,
             .workers = (int)s.threads,
             .shard = &shc,

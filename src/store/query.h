@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/addr.h"
 #include "core/err.h"
 #include "store/store.h"
 
@@ -39,5 +40,18 @@ int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp
 int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bool exclude_research,
                    json_t **out, struct ds_err *err);
 int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_err *err);
+
+/* DoS attacks (query_dos.c): those overlapping the period, oldest first. */
+struct ds_dos_query {
+    struct ds_period period;
+    const char *victim; /* an address or prefix the victim lies in, or NULL */
+    size_t limit;       /* 0: all */
+    size_t offset;
+    /* more filtering (an organisation's view): keep the attack on this victim? or NULL */
+    bool (*keep)(void *ctx, const struct ds_addr *victim);
+    void *keep_ctx;
+};
+int ds_query_dos(struct ds_store *s, const struct ds_dos_query *q, json_t **out,
+                 struct ds_err *err);
 
 #endif

@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -178,6 +179,18 @@ static const char *const MIGRATIONS[] = {
     "  ON alert BEGIN"
     "  INSERT INTO alert_event(alert, org, at_s) VALUES(new.id, new.org,"
     "  CAST(strftime('%s', 'now') AS INTEGER)); END;",
+    /* 3 -> 4: DoS attacks inferred from backscatter (RS-DoS), one row per attack vector;
+     * the ingest that saw it (a failed ingest's attacks are removed with it) */
+    "CREATE TABLE dos_attack("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, ingest INTEGER NOT NULL,"
+    "  victim TEXT NOT NULL, protocol TEXT NOT NULL,"
+    "  first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,"
+    "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, peak_ppm INTEGER NOT NULL,"
+    "  ports TEXT NOT NULL, victim_ports INTEGER NOT NULL, darknet_addrs INTEGER NOT NULL,"
+    "  attacker_ports INTEGER NOT NULL, est_rate_pps REAL NOT NULL,"
+    "  country TEXT NOT NULL, asn INTEGER NOT NULL, late INTEGER NOT NULL);"
+    "CREATE INDEX dos_attack_time ON dos_attack(first_ns);"
+    "CREATE INDEX dos_attack_victim ON dos_attack(victim, first_ns);",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -221,7 +234,7 @@ static const char *const MERGE_SQL =
 static const char *const STAGES[] = {"stat_stage", "coverage_stage", "sketch_stage",
                                      "host_top_stage"};
 
-enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_COUNT };
+enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_DOS, ST_COUNT };
 static const char *const STMT_SQL[ST_COUNT] = {
     [ST_STAT] = "INSERT OR REPLACE INTO stat_stage VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [ST_COVER] = "INSERT OR REPLACE INTO coverage_stage VALUES(?,?,?,?)",
@@ -229,6 +242,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_HOST] = ("INSERT INTO host VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
                  "?,?,?,?,?,?,?,?,?,?,?,?,?)"),
     [ST_TOP] = "INSERT OR REPLACE INTO host_top_stage VALUES(?,?,?,?)",
+    [ST_DOS] = "INSERT INTO dos_attack VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
 
 struct ds_store {
@@ -450,6 +464,7 @@ static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err);
 /* The key the host table is indexed by: 63 bits of the address's hash. */
 static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err);
 static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err);
+static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err);
 static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
                     struct ds_err *err);
 
@@ -497,6 +512,7 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
                                .daysk = sink_daysk,
                                .hosts = sink_hosts,
                                .top = sink_top,
+                               .dos = sink_dos,
                                .checkpoint = sink_checkpoint};
     *out = s;
     return 0;
@@ -834,8 +850,11 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
     }
     if (rc == 0 && !ok &&
         !s->live) { /* a failed ingest leaves no profile either: a rerun replaces it */
-        char sql[64];
-        snprintf(sql, sizeof sql, "DELETE FROM host WHERE ingest = %" PRId64, s->ingest);
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM host WHERE ingest = %" PRId64 ";"
+                 "DELETE FROM dos_attack WHERE ingest = %" PRId64,
+                 s->ingest, s->ingest);
         rc = exec(s, sql, err);
     }
     if (rc == 0)
@@ -1111,6 +1130,45 @@ static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t
         if (sqlite3_step(st) != SQLITE_DONE)
             return db_err(s, err, "writing the day's top hosts");
     }
+    return 0;
+}
+
+static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    sqlite3_stmt *st = s->st[ST_DOS];
+    char victim[DS_ADDR_STRLEN];
+    ds_addr_format(&a->victim, victim);
+    json_t *ports = json_array();
+    for (size_t i = 0; i < a->n_ports; i++)
+        json_array_append_new(ports, json_pack("{s:i, s:I}", "port", a->ports[i].port, "packets",
+                                               (json_int_t)a->ports[i].packets));
+    char *pj = json_dumps(ports, JSON_COMPACT);
+    json_decref(ports);
+    if (!pj)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    int c = 1;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, c++, s->ingest);
+    sqlite3_bind_text(st, c++, victim, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, c++, ds_dos_proto_name(a->proto), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->first_ns);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->last_ns);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->packets);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->bytes);
+    sqlite3_bind_int64(st, c++, a->peak_ppm);
+    sqlite3_bind_text(st, c++, pj, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->victim_ports);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->darknet_addrs);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->attacker_ports);
+    sqlite3_bind_double(st, c++, a->est_rate_pps);
+    sqlite3_bind_text(st, c++, a->country, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, c++, a->asn);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)a->late);
+    free(pj);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, err, "writing a DoS attack");
+    s->stats.dos_rows++;
     return 0;
 }
 

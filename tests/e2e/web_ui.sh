@@ -26,7 +26,9 @@ trap cleanup EXIT
 darknet=198.51.100.0/24,203.0.113.0/24,2001:db8:1::/48
 "$bin" gen --profile tiny --duration 10m --scale 20 --seed 5 -w t.pcap --truth t.json --truth-hosts all -q
 # the hour before, already in the store (a paced replay's statistics land when it ends)
-"$bin" gen --profile tiny --duration 1h --scale 5 --seed 4 --start 2023-12-31T23:00:00Z -w h.pcap -q
+"$bin" gen --profile tiny --duration 1h --scale 5 --seed 4 --attacks 60 --start 2023-12-31T23:00:00Z \
+  -w h.pcap --truth h.json --truth-hosts none -q
+n_dos=$(jq '[.attacks[].vectors[] | select(.rsdos)] | length' h.json)
 "$bin" analyze -r h.pcap --db s.db --darknet "$darknet" >/dev/null
 pick() { jq -r --arg p "$1" --argjson n "$2" '[.hosts[] | select(.population == $p)] | sort_by(-.packets) | .[:$n][] | .address' t.json; }
 mapfile -t bots < <(pick mirai 6)
@@ -49,7 +51,7 @@ dpid=$!
 for _ in $(seq 100); do grep -q "workbench at" run.err && break; sleep 0.1; done
 url=$(grep -o 'http://127.0.0.1:[0-9]*' run.err | head -1)
 [ -n "$url" ] || fail "the daemon did not start its web server: $(cat run.err)"
-ADMIN_PW=admin-pass-123 ORG_USER=alpha ORG_PW=alpha-pass-123 ORG_NAME=Alpha HOST_ADDR="${bots[0]}" \
+N_DOS="$n_dos" ADMIN_PW=admin-pass-123 ORG_USER=alpha ORG_PW=alpha-pass-123 ORG_NAME=Alpha HOST_ADDR="${bots[0]}" \
   node "$root/tests/web/ui.test.mjs" "$url/" "$tmp/screens" | tee ui.out
 grep -q '^ui: all checks passed' ui.out || fail "browser checks failed (see above; screenshots in $tmp/screens)"
 kill -0 "$dpid" || fail "the daemon died during the browser test: $(tail -5 run.err)"

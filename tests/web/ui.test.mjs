@@ -179,6 +179,14 @@ try {
   await page.waitForTimeout(500);
   await shot(page, 'stats');
 
+  // DoS attacks: the list shows exactly the attacks of the generated history (its truth)
+  await view(page, '#/dos');
+  await page.waitForFunction(() => document.querySelector('[data-testid=dos-count]')?.dataset.n !== undefined);
+  const nDos = Number(await page.getAttribute('[data-testid=dos-count]', 'data-n'));
+  const dosRows = await page.locator('[data-testid=dos-rows] tr').count();
+  check(nDos === Number(env.N_DOS) && dosRows === nDos, `DoS: ${dosRows} attacks listed (the truth has ${env.N_DOS})`);
+  await shot(page, 'dos');
+
   await view(page, '#/alerts');
   await page.locator('tr.alert-row').first().waitFor({ timeout: 20000 });
   const nalerts = await page.locator('tr.alert-row').count();
@@ -232,6 +240,10 @@ try {
   const tableText = await op.textContent('[data-testid=org-table]');
   check(orgRings === 1 && tableText.includes(env.ORG_NAME), `the organisation user sees only its own ring (${orgRings})`);
   await shot(op, 'org-user-orgs');
+  // no attack of the history hit Alpha's addresses: its DoS list is empty
+  await view(op, '#/dos');
+  await op.waitForFunction(() => document.querySelector('[data-testid=dos-count]')?.dataset.n !== undefined);
+  check(await op.getAttribute('[data-testid=dos-count]', 'data-n') === '0', 'the organisation user sees no other victim\'s DoS attack');
   await op.close();
 
   check(errors.length === 0, `no console errors (${errors.length}${errors.length ? ': ' + errors.slice(0, 5).join(' | ') : ''})`);

@@ -6,6 +6,7 @@ import * as cube from './views/cube.js';
 import * as tiles from './views/tiles.js';
 import * as stats from './views/stats.js';
 import * as alerts from './views/alerts.js';
+import * as dos from './views/dos.js';
 import * as orgs from './views/orgs.js';
 import * as host from './views/host.js';
 import * as search from './views/search.js';
@@ -13,7 +14,7 @@ import { api, ApiError } from './api.js';
 import { Stream } from './stream.js';
 import { h, clear } from './dom.js';
 
-const views = { atlas, cube, tiles, stats, alerts, orgs, host, search };
+const views = { atlas, cube, tiles, stats, alerts, dos, orgs, host, search };
 
 // What tests and benchmarks read: frames drawn by the current view, events received.
 window.darkscope = { view: null, frames: 0, events: 0, ready: false, errors: [] };

@@ -1,0 +1,39 @@
+/* api_incidents.c - the API's incident endpoints: DoS attacks inferred from backscatter. */
+#include <string.h>
+
+#include "api/api_int.h"
+#include "store/query.h"
+
+/* An organisation user sees the attacks on its own livenet addresses only. */
+static bool keep_own(void *ctx, const struct ds_addr *victim)
+{
+    return api_sees_addr(ctx, victim);
+}
+
+void api_dos(struct api_call *c)
+{
+    long limit, offset;
+    struct ds_period p;
+    if (api_int_param(c, "limit", 100, 1, 10000, &limit) < 0 ||
+        api_int_param(c, "offset", 0, 0, 100000000, &offset) < 0 || api_period(c, &p) < 0)
+        return;
+    const char *victim = ds_http_arg(c->rq, "victim");
+    struct ds_prefix pf;
+    if (victim && *victim && ds_prefix_parse(&pf, victim, NULL) < 0) {
+        api_error(c, 400, "victim '%.64s': give an address or a prefix (CIDR)", victim);
+        return;
+    }
+    struct ds_dos_query q = {.period = p,
+                             .victim = victim,
+                             .limit = (size_t)limit,
+                             .offset = (size_t)offset,
+                             .keep = api_is_staff(c) ? NULL : keep_own,
+                             .keep_ctx = c};
+    struct ds_err err = {0};
+    json_t *list;
+    if (ds_query_dos(c->store, &q, &list, &err) < 0) {
+        api_store_error(c, &err);
+        return;
+    }
+    api_json(c, 200, json_pack("{s:o}", "attacks", list));
+}
