@@ -36,6 +36,8 @@ void ds_collect_free(struct ds_collect *c)
     free(c->day_mark);
     if (c->have_dos)
         ds_dos_free(&c->dos);
+    if (c->have_camp)
+        ds_campaigns_free(&c->camp);
     free(c->dos_now);
     pthread_mutex_destroy(&c->mu);
 }
@@ -47,17 +49,29 @@ static int emit_attack(void *ctx, const struct ds_dos_attack *a, struct ds_err *
     return c->sink->dos(c->sink->ctx, a, err);
 }
 
-int ds_collect_enable_dos(struct ds_collect *c, const struct ds_dos_config *cfg)
+static int emit_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *err)
 {
-    if (!c->sink || !c->sink->dos)
+    struct ds_collect *c = ctx;
+    return c->sink->campaign(c->sink->ctx, k, err);
+}
+
+int ds_collect_enable_incidents(struct ds_collect *c, const struct ds_dos_config *dos,
+                                const struct ds_campaign_config *camp)
+{
+    if (!c->sink || (!c->sink->dos && !c->sink->campaign))
         return -EINVAL;
-    c->dos_now = calloc((size_t)c->nshards, sizeof *c->dos_now);
-    if (!c->dos_now || ds_dos_init(&c->dos, cfg, emit_attack, c) < 0) {
-        free(c->dos_now);
-        c->dos_now = NULL;
+    if (!(c->dos_now = calloc((size_t)c->nshards, sizeof *c->dos_now)))
         return -ENOMEM;
+    if (c->sink->dos) {
+        if (ds_dos_init(&c->dos, dos, emit_attack, c) < 0)
+            return -ENOMEM; /* ds_collect_free releases the rest */
+        c->have_dos = true;
     }
-    c->have_dos = true;
+    if (c->sink->campaign) {
+        if (ds_campaigns_init(&c->camp, camp, emit_campaign, c) < 0)
+            return -ENOMEM;
+        c->have_camp = true;
+    }
     return 0;
 }
 
@@ -223,27 +237,32 @@ static int flush_days(struct ds_collect *c, uint32_t upto)
     }
 }
 
-int ds_collect_dos(struct ds_collect *c, int shard, const struct ds_dos_rec *r, size_t n,
-                   uint64_t now_ns)
+int ds_collect_incidents(struct ds_collect *c, int shard, const struct ds_dos_rec *r, size_t n,
+                         const struct ds_campaign_rec *cr, size_t m, uint64_t now_ns)
 {
     int rc = 0;
     pthread_mutex_lock(&c->mu);
-    if (c->failed || !c->have_dos || c->dos_done) {
+    if (c->failed || !ds_collect_has_incidents(c) || c->dos_done) {
         rc = c->failed;
         goto out;
     }
     if (now_ns > c->dos_now[shard])
         c->dos_now[shard] = now_ns;
-    if (n && (rc = ds_dos_add(&c->dos, r, n, &c->err)) < 0) {
-        fail(c, rc);
-        goto out;
-    }
+    if (n && c->have_dos && (rc = ds_dos_add(&c->dos, r, n, &c->err)) < 0)
+        goto bad;
+    if (m && c->have_camp && (rc = ds_campaigns_add(&c->camp, cr, m, &c->err)) < 0)
+        goto bad;
     uint64_t low = UINT64_MAX;
     for (int s = 0; s < c->nshards; s++)
         if (c->dos_now[s] < low)
             low = c->dos_now[s];
-    if ((rc = ds_dos_advance(&c->dos, low, &c->err)) < 0)
-        fail(c, rc);
+    if (c->have_dos && (rc = ds_dos_advance(&c->dos, low, &c->err)) < 0)
+        goto bad;
+    if (c->have_camp && (rc = ds_campaigns_advance(&c->camp, low, &c->err)) < 0)
+        goto bad;
+    goto out;
+bad:
+    fail(c, rc);
 out:
     pthread_mutex_unlock(&c->mu);
     return rc;
@@ -277,9 +296,10 @@ int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx
             goto out;
     }
     /* every shard has finished: the open attack vectors end (before the last checkpoint) */
-    if (low[DS_GRAN_5M] == UINT32_MAX && c->have_dos && !c->dos_done) {
+    if (low[DS_GRAN_5M] == UINT32_MAX && ds_collect_has_incidents(c) && !c->dos_done) {
         c->dos_done = true;
-        if ((rc = ds_dos_finish(&c->dos, &c->err)) < 0) {
+        if ((c->have_dos && (rc = ds_dos_finish(&c->dos, &c->err)) < 0) ||
+            (c->have_camp && (rc = ds_campaigns_finish(&c->camp, &c->err)) < 0)) {
             fail(c, rc);
             goto out;
         }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "analyze/sink.h"
+#include "incident/campaign.h"
 #include "incident/dos.h"
 
 #define DS_COLLECT_MAX_PENDING 32 /* intervals per granularity waiting for slower shards */
@@ -32,25 +33,30 @@ struct ds_collect {
     struct ds_daysk dpend[DS_COLLECT_MAX_PENDING]; /* tables allocated on first use */
     bool dpend_used[DS_COLLECT_MAX_PENDING];
     uint32_t ckpt; /* checkpoint passed to the sink so far */
-    /* DoS inference over every shard's backscatter (when the sink takes attacks) */
+    /* incident detection over every shard's records (when the sink takes them): DoS
+     * attacks from backscatter, reflector-hunting campaigns from amplification probes */
     struct ds_dos dos;
-    bool have_dos, dos_done;
+    struct ds_campaigns camp;
+    bool have_dos, have_camp, dos_done;
     uint64_t *dos_now; /* [shard]: packet time each shard has reached */
     int failed;        /* the first sink error (sticky) */
     struct ds_err err;
 };
 
 int ds_collect_init(struct ds_collect *c, int nshards, const struct ds_sink *sink);
-/* Turns DoS inference on (the sink must take attacks); cfg NULL: the defaults. */
-int ds_collect_enable_dos(struct ds_collect *c, const struct ds_dos_config *cfg);
-static inline bool ds_collect_has_dos(const struct ds_collect *c)
+/* Turns incident detection on for what the sink takes (attacks, campaigns); a NULL config:
+ * the defaults. */
+int ds_collect_enable_incidents(struct ds_collect *c, const struct ds_dos_config *dos,
+                                const struct ds_campaign_config *camp);
+static inline bool ds_collect_has_incidents(const struct ds_collect *c)
 {
-    return c && c->have_dos;
+    return c && (c->have_dos || c->have_camp);
 }
-/* One shard's backscatter records (n may be 0) and the packet time it has reached. Attack
- * vectors end when every shard is past their expiry; the rest end when all shards finish. */
-int ds_collect_dos(struct ds_collect *c, int shard, const struct ds_dos_rec *r, size_t n,
-                   uint64_t now_ns);
+/* One shard's backscatter and amplification-probe records (counts may be 0) and the packet
+ * time it has reached. Attack vectors and campaigns end when every shard is past their
+ * expiry; the rest end when all shards finish. */
+int ds_collect_incidents(struct ds_collect *c, int shard, const struct ds_dos_rec *r, size_t n,
+                         const struct ds_campaign_rec *cr, size_t m, uint64_t now_ns);
 void ds_collect_free(struct ds_collect *c);
 
 int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w);

@@ -397,17 +397,20 @@ int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct 
             free(cp);
             return ds_err_set(err, -ENOMEM, "out of memory");
         }
-        if (o->sink->dos) {
+        if (o->sink->dos || o->sink->campaign) {
             struct ds_dos_config dc;
+            struct ds_campaign_config kc = {0};
             if (o->dos)
                 dc = *o->dos;
             else
                 ds_dos_defaults(&dc);
+            if (o->campaign)
+                kc = *o->campaign;
             if (o->shard) {
-                dc.monitored_v4 = o->shard->monitored;
+                dc.monitored_v4 = kc.monitored_v4 = o->shard->monitored;
                 dc.geo = o->shard->geo;
             }
-            if (ds_collect_enable_dos(cp, &dc) < 0) {
+            if (ds_collect_enable_incidents(cp, &dc, &kc) < 0) {
                 ds_collect_free(cp);
                 free(cp);
                 return ds_err_set(err, -ENOMEM, "out of memory");

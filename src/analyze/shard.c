@@ -76,8 +76,10 @@ void ds_shard_free(struct ds_shard *s)
 
 /* ------------------------------------------------------------------ profile segments ----- */
 
-_Static_assert(sizeof((struct ds_shard *)0)->dosbuf / sizeof(struct ds_dos_rec) >= DS_SHARD_BATCH,
-               "a batch's backscatter fits the buffer");
+_Static_assert(sizeof((struct ds_shard *)0)->dosbuf / sizeof(struct ds_dos_rec) >= DS_SHARD_BATCH &&
+                   sizeof((struct ds_shard *)0)->campbuf / sizeof(struct ds_campaign_rec) >=
+                       DS_SHARD_BATCH,
+               "a batch's records fit the buffers");
 
 static void fail(struct ds_shard *s, int rc)
 {
@@ -508,8 +510,6 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
     struct ds_summary *sum = s->sum;
     sum->darknet_packets++;
     sum->darknet_bytes += p->wirelen;
-    if ((p->classes & DS_CLASS_BIT(DS_CLASS_BACKSCATTER)) && ds_collect_has_dos(s->collect))
-        ds_dos_rec_from(&s->dosbuf[s->n_dos++], p);
     if (!sum->first_ts_ns || p->ts_ns < sum->first_ts_ns)
         sum->first_ts_ns = p->ts_ns;
     if (p->ts_ns > sum->last_ts_ns)
@@ -550,6 +550,12 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
         flush_out(s); /* at once: the counters must restart before this packet */
     }
     bool research = host->flags & DS_HF_RESEARCH;
+    if (ds_collect_has_incidents(s->collect)) {
+        if (p->classes & DS_CLASS_BIT(DS_CLASS_BACKSCATTER))
+            ds_dos_rec_from(&s->dosbuf[s->n_dos++], p);
+        if (p->classes & DS_CLASS_BIT(DS_CLASS_AMP_PROBE))
+            ds_campaign_rec_from(&s->campbuf[s->n_camp++], p, research);
+    }
 
     /* new to this 5 minutes / hour / day? */
     bool n5 = false, nh = false, nd = false;
@@ -759,14 +765,16 @@ static void publish(struct ds_shard *s)
     }
 }
 
-/* Hands the batch's backscatter to the collector, and at least every 10 s of packet time the
- * time reached (quiet attack vectors end by it). */
+/* Hands the batch's backscatter and amplification probes to the collector, and at least
+ * every 10 s of packet time the time reached (quiet attacks and campaigns end by it). */
 static void dos_report(struct ds_shard *s, uint64_t now_ns)
 {
-    if (!ds_collect_has_dos(s->collect) || s->failed || (!s->n_dos && now_ns < s->dos_tick_ns))
+    if (!ds_collect_has_incidents(s->collect) || s->failed ||
+        (!s->n_dos && !s->n_camp && now_ns < s->dos_tick_ns))
         return;
-    int rc = ds_collect_dos(s->collect, s->id, s->dosbuf, s->n_dos, now_ns);
-    s->n_dos = 0;
+    int rc =
+        ds_collect_incidents(s->collect, s->id, s->dosbuf, s->n_dos, s->campbuf, s->n_camp, now_ns);
+    s->n_dos = s->n_camp = 0;
     s->dos_tick_ns = now_ns + 10000000000ull;
     if (rc < 0)
         fail(s, rc);

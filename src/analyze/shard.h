@@ -59,9 +59,11 @@ struct ds_shard {
     int failed;                       /* the collector's error, sticky */
     struct ds_matcher matcher;
     bool alerting;
-    /* backscatter of the current batch, for the collector's DoS inference */
+    /* backscatter and amplification probes of the current batch, for the collector's
+     * incident detection */
     struct ds_dos_rec dosbuf[32]; /* DS_SHARD_BATCH */
-    size_t n_dos;
+    struct ds_campaign_rec campbuf[32];
+    size_t n_dos, n_camp;
     uint64_t dos_tick_ns; /* report the packet time at least every 10 s */
     /* what this shard last published into cfg->metrics */
     uint64_t pub_darknet, pub_bytes, pub_classes[DS_CLASS_COUNT], pub_fps[DS_FP_COUNT];

@@ -9,6 +9,7 @@
 #include "analyze/host.h"
 #include "analyze/window.h"
 #include "core/err.h"
+#include "incident/campaign.h"
 #include "incident/dos.h"
 
 /* A day's packet count of one host. */
@@ -37,6 +38,8 @@ struct ds_sink {
     int (*top)(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n, struct ds_err *err);
     /* a DoS attack inferred from backscatter (its vector has ended), or NULL: no inference */
     int (*dos)(void *ctx, const struct ds_dos_attack *a, struct ds_err *err);
+    /* a reflector-hunting campaign that has ended, or NULL: no campaign tracking */
+    int (*campaign)(void *ctx, const struct ds_campaign *c, struct ds_err *err);
     /* every 5-minute interval before `upto` is complete in the sink: a commit point */
     int (*checkpoint)(void *ctx, uint32_t upto, struct ds_err *err);
 };

@@ -222,6 +222,8 @@ static const struct endpoint endpoints[] = {
     {.method = "GET", .pattern = "search", .fn = api_search, .roles = R_ALL},
     {.method = "GET", .pattern = "alerts", .fn = api_alerts, .roles = R_ALL},
     {.method = "GET", .pattern = "dos", .fn = api_dos, .roles = R_ALL},
+    {.method = "GET", .pattern = "campaigns", .fn = api_campaigns, .roles = R_ALL},
+    {.method = "GET", .pattern = "feeds/*", .fn = api_feed, .roles = R_ALL},
     {.method = "GET", .pattern = "alerts/*", .fn = api_alert, .roles = R_ALL},
     {.method = "POST", .pattern = "alerts/*/workflow", .fn = api_alert_workflow, .roles = R_ALL},
     {.method = "GET", .pattern = "orgs", .fn = api_orgs, .roles = R_ALL},

@@ -1,4 +1,5 @@
-/* api_incidents.c - the API's incident endpoints: DoS attacks inferred from backscatter. */
+/* api_incidents.c - the API's incident endpoints: DoS attacks inferred from backscatter,
+ * reflector-hunting campaigns. */
 #include <string.h>
 
 #include "api/api_int.h"
@@ -36,4 +37,36 @@ void api_dos(struct api_call *c)
         return;
     }
     api_json(c, 200, json_pack("{s:o}", "attacks", list));
+}
+
+void api_campaigns(struct api_call *c)
+{
+    long limit, offset;
+    bool xr;
+    struct ds_period p;
+    if (api_int_param(c, "limit", 100, 1, 10000, &limit) < 0 ||
+        api_int_param(c, "offset", 0, 0, 100000000, &offset) < 0 ||
+        api_bool_param(c, "exclude_research", &xr) < 0 || api_period(c, &p) < 0)
+        return;
+    const char *source = ds_http_arg(c->rq, "source");
+    struct ds_prefix pf;
+    if (source && *source && ds_prefix_parse(&pf, source, NULL) < 0) {
+        api_error(c, 400, "source '%.64s': give an address or a prefix (CIDR)", source);
+        return;
+    }
+    struct ds_campaign_query q = {.period = p,
+                                  .protocol = ds_http_arg(c->rq, "protocol"),
+                                  .source = source,
+                                  .exclude_research = xr,
+                                  .limit = (size_t)limit,
+                                  .offset = (size_t)offset,
+                                  .keep = api_is_staff(c) ? NULL : keep_own,
+                                  .keep_ctx = c};
+    struct ds_err err = {0};
+    json_t *list;
+    if (ds_query_campaigns(c->store, &q, &list, &err) < 0) {
+        api_store_error(c, &err);
+        return;
+    }
+    api_json(c, 200, json_pack("{s:o}", "campaigns", list));
 }

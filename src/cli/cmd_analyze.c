@@ -53,6 +53,7 @@ struct analyze_settings {
     long hscan_dsts;
     long vscan_ports;
     long dos_min_packets, dos_min_duration, dos_min_ppm, dos_expiry;
+    long campaign_expiry;
     int log_level;
     bool log_json;
     char *config;
@@ -281,6 +282,14 @@ static const struct ds_option analyze_options[] = {
      .max = 86400,
      .metavar = "SECONDS",
      .help = "DoS inference: an attack vector ends after this long without backscatter"},
+    {.name = "campaign-expiry",
+     .type = DS_OPT_INT,
+     .offset = OPT(campaign_expiry),
+     .def = "3600",
+     .min = 10,
+     .max = 30 * 86400,
+     .metavar = "SECONDS",
+     .help = "reflector hunting (with --db): a campaign ends after this long without a probe"},
     {.name = "log-level",
      .type = DS_OPT_ENUM,
      .offset = OPT(log_level),
@@ -520,12 +529,14 @@ static int analyze_run(int argc, char **argv)
         .idle_intervals = (uint32_t)((s.host_idle + 299) / 300),
         .max_hosts = (size_t)s.max_hosts / (size_t)s.threads,
     };
+    struct ds_campaign_config campc = {.expiry_s = (uint64_t)s.campaign_expiry};
     struct ds_dos_config dosc = {.min_packets = (uint64_t)s.dos_min_packets,
                                  .min_duration_s = (uint64_t)s.dos_min_duration,
                                  .min_ppm = (uint32_t)s.dos_min_ppm,
                                  .expiry_s = (uint64_t)s.dos_expiry};
     struct ds_engine_opts eo = {
         .dos = &dosc,
+        .campaign = &campc,
         .darknet = &dn,
         .workers = (int)s.threads,
         .max_packets = (uint64_t)s.count,

@@ -29,6 +29,7 @@ struct report_settings {
     int proto;
     bool monthly;
     char *victim;
+    char *source;
     int log_level;
     char *config;
     bool dump_config;
@@ -103,6 +104,12 @@ static const struct ds_option report_options[] = {
      .metavar = "ADDR|CIDR",
      .help = "dos: only attacks on victims in this address or prefix",
      .cli_only = true},
+    {.name = "source",
+     .type = DS_OPT_STRING,
+     .offset = OPT(source),
+     .metavar = "ADDR|CIDR",
+     .help = "campaigns: only those with a source in this address or prefix",
+     .cli_only = true},
     {.name = "log-level",
      .type = DS_OPT_ENUM,
      .offset = OPT(log_level),
@@ -155,6 +162,29 @@ static void flatten_ports(json_t *list)
     }
 }
 
+/* ... and a campaign's busiest sources as "192.0.2.7:1200 192.0.2.9:31". */
+static void flatten_sources(json_t *list)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        char text[512] = "";
+        size_t n = 0, k;
+        json_t *p;
+        json_array_foreach(json_object_get(a, "top_sources"), k, p)
+        {
+            int w = snprintf(text + n, sizeof text - n, "%s%s:%" JSON_INTEGER_FORMAT, n ? " " : "",
+                             json_string_value(json_object_get(p, "address")),
+                             json_integer_value(json_object_get(p, "packets")));
+            if (w < 0 || (size_t)w >= sizeof text - n)
+                break;
+            n += (size_t)w;
+        }
+        json_object_set_new(a, "top_sources", json_string(text));
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: darkscope report KIND [ARG] [--db PATH] [--from T --to T]\n"
@@ -168,7 +198,9 @@ static void usage(FILE *f)
                "  port N         one port by month: packets, unique sources per day\n"
                "  hosts          top sources with their profiles\n"
                "  host ADDR      one source's profile and timeline\n"
-               "  dos            DoS attacks inferred from backscatter (RS-DoS), --victim\n\n");
+               "  dos            DoS attacks inferred from backscatter (RS-DoS), --victim\n"
+               "  campaigns      reflector hunting: amplification probes per protocol and source\n"
+               "                 /24 (--source, --exclude-research)\n\n");
     ds_options_help(report_options, N_OPTS, f);
 }
 
@@ -218,7 +250,7 @@ static int report_run(int argc, char **argv)
     ds_log_setup((enum ds_log_level)s.log_level, 0);
     if (pos.n == 0) {
         fprintf(stderr, "darkscope report: which report? (year, ports, countries, asns, port N, "
-                        "hosts, host ADDR, dos)\n");
+                        "hosts, host ADDR, dos, campaigns)\n");
         usage(stderr);
         goto done;
     }
@@ -281,6 +313,12 @@ static int report_run(int argc, char **argv)
         rc = ds_query_dos(store, &dq, &out, &err);
         if (rc == 0 && s.format != DS_FORMAT_JSON)
             flatten_ports(out);
+    } else if (!strcmp(kind, "campaigns")) {
+        struct ds_campaign_query cq = {
+            .period = per, .source = s.source, .exclude_research = s.exclude_research};
+        rc = ds_query_campaigns(store, &cq, &out, &err);
+        if (rc == 0 && s.format != DS_FORMAT_JSON)
+            flatten_sources(out);
     } else if (!strcmp(kind, "hosts")) {
         rc = ds_query_hosts(store, &per, (size_t)s.top, s.exclude_research, &out, &err);
     } else if (!strcmp(kind, "host")) {
@@ -289,7 +327,7 @@ static int report_run(int argc, char **argv)
     } else {
         fprintf(stderr,
                 "darkscope report: unknown report '%s' (year, ports, countries, asns, "
-                "port N, hosts, host ADDR, dos)\n",
+                "port N, hosts, host ADDR, dos, campaigns)\n",
                 kind);
         status = DS_EXIT_USAGE;
         goto done;

@@ -57,6 +57,7 @@ struct run_settings {
     long hscan_dsts;
     long vscan_ports;
     long dos_min_packets, dos_min_duration, dos_min_ppm, dos_expiry;
+    long campaign_expiry;
     char *http_listen;
     char *tls_cert, *tls_key;
     char *web_dir;
@@ -275,6 +276,14 @@ static const struct ds_option run_options[] = {
      .max = 86400,
      .metavar = "SECONDS",
      .help = "DoS inference: an attack vector ends after this long without backscatter"},
+    {.name = "campaign-expiry",
+     .type = DS_OPT_INT,
+     .offset = OPT(campaign_expiry),
+     .def = "3600",
+     .min = 10,
+     .max = 30 * 86400,
+     .metavar = "SECONDS",
+     .help = "reflector hunting (with --db): a campaign ends after this long without a probe"},
     {.name = "http",
      .type = DS_OPT_STRING,
      .offset = OPT(http_listen),
@@ -956,12 +965,14 @@ static int run_run(int argc, char **argv)
             .alert_update_ns = (uint64_t)s.alert_update * 1000000000u,
             .metrics = &d.metrics,
         };
+        struct ds_campaign_config campc = {.expiry_s = (uint64_t)s.campaign_expiry};
         struct ds_dos_config dosc = {.min_packets = (uint64_t)s.dos_min_packets,
                                      .min_duration_s = (uint64_t)s.dos_min_duration,
                                      .min_ppm = (uint32_t)s.dos_min_ppm,
                                      .expiry_s = (uint64_t)s.dos_expiry};
         struct ds_engine_opts eo = {
             .dos = &dosc,
+            .campaign = &campc,
             .darknet = &dn,
             .workers = (int)s.threads,
             .shard = &shc,

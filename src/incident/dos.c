@@ -214,7 +214,12 @@ static void add_port(struct ds_dos_vec *v, uint16_t port)
 static void count(struct ds_dos_vec *v, const struct ds_dos_rec *r)
 {
     uint64_t b = r->ts_ns / BUCKET_NS;
-    if (b < v->next_e) { /* more than KEEP late: in the counts, not in the peak */
+    if (b < v->fb && v->next_e == v->fb && v->cur - b < KEEP) {
+        /* earlier than the vector's first record so far, and no window is taken yet: the
+         * vector starts at b (the ring's slots of b .. fb - 1 were never written: zero) */
+        v->fb = v->next_e = b;
+        v->ring[b % RING]++;
+    } else if (b < v->next_e) { /* more than KEEP late: in the counts, not in the peak */
         v->late++;
     } else {
         if (b > v->cur)
@@ -330,7 +335,7 @@ static int sweep(struct ds_dos *d, struct ds_err *err)
         i++;
     }
     d->next_sweep_ns = d->now_ns + BUCKET_NS;
-    return rc;
+    return rc ? rc : d->failed; /* an earlier emitter error stays the answer */
 }
 
 int ds_dos_advance(struct ds_dos *d, uint64_t now_ns, struct ds_err *err)
@@ -391,5 +396,5 @@ int ds_dos_finish(struct ds_dos *d, struct ds_err *err)
         d->tab[i] = NULL;
     }
     d->count = 0;
-    return rc;
+    return rc ? rc : d->failed;
 }

@@ -16,11 +16,11 @@
 
 /* The RS-DoS thresholds (DOMAIN.md section 3). */
 struct ds_dos_config {
-    uint64_t min_packets;   /* an attack has at least this many packets (25) */
-    uint64_t min_duration_s; /* from first to last packet (60) */
-    uint32_t min_ppm;       /* peak packets in a 60 s window sliding by 10 s (30) */
-    uint64_t expiry_s;      /* a vector ends after this long without a packet (300) */
-    uint64_t monitored_v4;  /* monitored IPv4 addresses: the attack rate's scale factor */
+    uint64_t min_packets;     /* an attack has at least this many packets (25) */
+    uint64_t min_duration_s;  /* from first to last packet (60) */
+    uint32_t min_ppm;         /* peak packets in a 60 s window sliding by 10 s (30) */
+    uint64_t expiry_s;        /* a vector ends after this long without a packet (300) */
+    uint64_t monitored_v4;    /* monitored IPv4 addresses: the attack rate's scale factor */
     const struct ds_geo *geo; /* the victim's country and ASN, or NULL */
 };
 
@@ -32,9 +32,9 @@ struct ds_dos_config {
 /* One backscatter packet as the tracker needs it (the shards copy these out). */
 struct ds_dos_rec {
     uint64_t ts_ns;
-    struct ds_addr victim; /* the outer source, or the quoted destination of an ICMP error */
-    struct ds_addr dst;    /* the darknet address it reached */
-    uint16_t victim_port;  /* TCP source port, or the quoted destination port; 0 if none */
+    struct ds_addr victim;  /* the outer source, or the quoted destination of an ICMP error */
+    struct ds_addr dst;     /* the darknet address it reached */
+    uint16_t victim_port;   /* TCP source port, or the quoted destination port; 0 if none */
     uint16_t attacker_port; /* TCP destination port, or the quoted source port; 0 if none */
     uint32_t wirelen;
     uint8_t proto; /* outer protocol: 6, 17, 1, 58 */
@@ -65,8 +65,8 @@ struct ds_dos_attack {
     double est_rate_pps;     /* observed rate x 2^32 / monitored IPv4 addresses; 0 for IPv6 */
     char country[3];         /* the victim's, "" when unknown */
     uint32_t asn;            /* 0 when unknown */
-    uint64_t late;           /* packets that came more than 5 minutes out of order (in the
-                              * counts, not in the peak) */
+    uint64_t late;           /* packets that came 29 or more 10-s buckets (290-300 s) behind
+                              * the newest (in the counts, not in the peak) */
 };
 
 /* Where attacks go; called with the tracker's caller's lock held. Returns 0 or a negative
@@ -77,9 +77,10 @@ struct ds_dos_vec; /* dos.c */
 
 /*
  * Not thread-safe: one owner at a time (the collector calls it with its lock held). Records
- * may come a little out of time order (several shards): the peak is exact for records at
- * most 5 minutes late. Memory: one vector per (victim, protocol) seen in the last expiry_s,
- * each about 200 bytes plus its distinct-count sketches (up to 3 x 4 KiB).
+ * may come a little out of time order (several shards): the peak is exact for records less
+ * than 29 buckets of 10 s (at least 280 s) behind the newest one. Memory: one vector per (victim,
+ * protocol) seen in the last expiry_s, each about 200 bytes plus its distinct-count sketches (up to
+ * 3 x 4 KiB).
  */
 struct ds_dos {
     struct ds_dos_config cfg;

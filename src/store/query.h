@@ -41,7 +41,7 @@ int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bo
                    json_t **out, struct ds_err *err);
 int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_err *err);
 
-/* DoS attacks (query_dos.c): those overlapping the period, oldest first. */
+/* DoS attacks (query_incidents.c): those overlapping the period, oldest first. */
 struct ds_dos_query {
     struct ds_period period;
     const char *victim; /* an address or prefix the victim lies in, or NULL */
@@ -53,5 +53,19 @@ struct ds_dos_query {
 };
 int ds_query_dos(struct ds_store *s, const struct ds_dos_query *q, json_t **out,
                  struct ds_err *err);
+
+/* Reflector-hunting campaigns (query_incidents.c): those overlapping the period, oldest
+ * first. The source filters match the campaign's listed (busiest) sources. */
+struct ds_campaign_query {
+    struct ds_period period;
+    const char *protocol;  /* "dns", "ntp", ... or NULL */
+    const char *source;    /* an address or prefix, or NULL */
+    bool exclude_research; /* leave out campaigns made only of research scanners' probes */
+    size_t limit, offset;
+    bool (*keep)(void *ctx, const struct ds_addr *source);
+    void *keep_ctx;
+};
+int ds_query_campaigns(struct ds_store *s, const struct ds_campaign_query *q, json_t **out,
+                       struct ds_err *err);
 
 #endif

@@ -191,6 +191,16 @@ static const char *const MIGRATIONS[] = {
     "  country TEXT NOT NULL, asn INTEGER NOT NULL, late INTEGER NOT NULL);"
     "CREATE INDEX dos_attack_time ON dos_attack(first_ns);"
     "CREATE INDEX dos_attack_victim ON dos_attack(victim, first_ns);",
+    /* 4 -> 5: reflector-hunting campaigns, one row per (amplifier port, source block) and
+     * stretch of activity; the ingest that saw it */
+    "CREATE TABLE amp_campaign("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, ingest INTEGER NOT NULL,"
+    "  protocol TEXT NOT NULL, request TEXT NOT NULL, port INTEGER NOT NULL,"
+    "  block TEXT NOT NULL, first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,"
+    "  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, sources INTEGER NOT NULL,"
+    "  top_sources TEXT NOT NULL, darknet_addrs INTEGER NOT NULL, coverage REAL NOT NULL,"
+    "  research_packets INTEGER NOT NULL);"
+    "CREATE INDEX amp_campaign_time ON amp_campaign(first_ns);",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -234,7 +244,7 @@ static const char *const MERGE_SQL =
 static const char *const STAGES[] = {"stat_stage", "coverage_stage", "sketch_stage",
                                      "host_top_stage"};
 
-enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_DOS, ST_COUNT };
+enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_DOS, ST_CAMP, ST_COUNT };
 static const char *const STMT_SQL[ST_COUNT] = {
     [ST_STAT] = "INSERT OR REPLACE INTO stat_stage VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [ST_COVER] = "INSERT OR REPLACE INTO coverage_stage VALUES(?,?,?,?)",
@@ -243,6 +253,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
                  "?,?,?,?,?,?,?,?,?,?,?,?,?)"),
     [ST_TOP] = "INSERT OR REPLACE INTO host_top_stage VALUES(?,?,?,?)",
     [ST_DOS] = "INSERT INTO dos_attack VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_CAMP] = "INSERT INTO amp_campaign VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
 
 struct ds_store {
@@ -465,6 +476,7 @@ static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err);
 static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err);
 static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err);
 static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err);
+static int sink_campaign(void *ctx, const struct ds_campaign *c, struct ds_err *err);
 static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
                     struct ds_err *err);
 
@@ -513,6 +525,7 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
                                .hosts = sink_hosts,
                                .top = sink_top,
                                .dos = sink_dos,
+                               .campaign = sink_campaign,
                                .checkpoint = sink_checkpoint};
     *out = s;
     return 0;
@@ -850,11 +863,12 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
     }
     if (rc == 0 && !ok &&
         !s->live) { /* a failed ingest leaves no profile either: a rerun replaces it */
-        char sql[160];
+        char sql[224];
         snprintf(sql, sizeof sql,
                  "DELETE FROM host WHERE ingest = %" PRId64 ";"
-                 "DELETE FROM dos_attack WHERE ingest = %" PRId64,
-                 s->ingest, s->ingest);
+                 "DELETE FROM dos_attack WHERE ingest = %" PRId64 ";"
+                 "DELETE FROM amp_campaign WHERE ingest = %" PRId64,
+                 s->ingest, s->ingest, s->ingest);
         rc = exec(s, sql, err);
     }
     if (rc == 0)
@@ -1169,6 +1183,46 @@ static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_err(s, err, "writing a DoS attack");
     s->stats.dos_rows++;
+    return 0;
+}
+
+static int sink_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    sqlite3_stmt *st = s->st[ST_CAMP];
+    char block[DS_PREFIX_STRLEN];
+    ds_prefix_format(&k->block, block);
+    json_t *top = json_array();
+    for (size_t i = 0; i < k->n_top; i++) {
+        char a[DS_ADDR_STRLEN];
+        json_array_append_new(top,
+                              json_pack("{s:s, s:I}", "address", ds_addr_format(&k->top[i].addr, a),
+                                        "packets", (json_int_t)k->top[i].packets));
+    }
+    char *tj = json_dumps(top, JSON_COMPACT);
+    json_decref(top);
+    if (!tj)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    int c = 1;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, c++, s->ingest);
+    sqlite3_bind_text(st, c++, k->protocol, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, c++, k->request, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, c++, k->port);
+    sqlite3_bind_text(st, c++, block, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)k->first_ns);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)k->last_ns);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)k->packets);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)k->bytes);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)k->sources);
+    sqlite3_bind_text(st, c++, tj, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)k->darknet_addrs);
+    sqlite3_bind_double(st, c++, k->coverage);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)k->research_packets);
+    free(tj);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, err, "writing a reflector-hunting campaign");
+    s->stats.campaign_rows++;
     return 0;
 }
 

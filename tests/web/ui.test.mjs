@@ -185,6 +185,10 @@ try {
   const nDos = Number(await page.getAttribute('[data-testid=dos-count]', 'data-n'));
   const dosRows = await page.locator('[data-testid=dos-rows] tr').count();
   check(nDos === Number(env.N_DOS) && dosRows === nDos, `DoS: ${dosRows} attacks listed (the truth has ${env.N_DOS})`);
+  const nCamp = Number(await page.getAttribute('[data-testid=campaign-count]', 'data-n'));
+  const campApi = await page.evaluate(async () => (await (await fetch('/api/v1/campaigns?limit=1000')).json()).campaigns.length);
+  const campRows = await page.locator('[data-testid=campaign-rows] tr').count();
+  check(nCamp > 0 && nCamp === campApi && campRows === nCamp, `reflector hunting: ${campRows} campaigns listed (the API has ${campApi})`);
   await shot(page, 'dos');
 
   await view(page, '#/alerts');

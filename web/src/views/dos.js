@@ -1,6 +1,7 @@
-// dos.js - DoS attacks inferred from backscatter (RS-DoS): victim, protocol, when, how much,
-// peak rate, the victim's ports, darknet addresses hit and the rate estimated for the whole
-// IPv4 space. Filters: victim address or prefix, period. An organisation sees its own only.
+// dos.js - incidents: DoS attacks inferred from backscatter (RS-DoS: victim, protocol, when,
+// how much, peak rate, the victim's ports, darknet addresses hit, the rate estimated for the
+// whole IPv4 space) and reflector-hunting campaigns (amplification probes per protocol and
+// source block). Filters: address or prefix, period. An organisation sees its own only.
 import { h, clear, fmt } from '../dom.js';
 
 function row(a) {
@@ -18,13 +19,25 @@ function row(a) {
     h('td', {}, `${a.country || '??'} / AS${a.asn || '?'}`));
 }
 
+function campRow(c) {
+  const srcs = (c.top_sources || []).map((x) => x.address).join(', ');
+  return h('tr', { class: 'campaign-row', 'data-id': c.id },
+    h('td', {}, c.protocol), h('td', {}, c.request), h('td', {}, c.source_block),
+    h('td', {}, c.first_seen), h('td', { class: 'num' }, fmt(Math.round(c.duration_s))),
+    h('td', { class: 'num' }, fmt(c.packets)), h('td', { class: 'num' }, fmt(c.sources)),
+    h('td', { class: 'num' }, `${(100 * c.darknet_coverage).toFixed(1)} %`),
+    h('td', {}, c.research_packets === c.packets ? 'research' : ''), h('td', {}, srcs));
+}
+
 export function mount(el, ctx) {
-  const victim = h('input', { name: 'victim', placeholder: 'victim address or prefix', size: 24 });
+  const victim = h('input', { name: 'victim', placeholder: 'address or prefix', size: 24 });
   const from = h('input', { name: 'from', placeholder: 'from (2024-01-01)', size: 14 });
   const to = h('input', { name: 'to', placeholder: 'to', size: 14 });
   const count = h('span', { class: 'muted', 'data-testid': 'dos-count' });
   const err = h('p', { class: 'error' });
   const body = h('tbody', { 'data-testid': 'dos-rows' });
+  const cbody = h('tbody', { 'data-testid': 'campaign-rows' });
+  const ccount = h('span', { class: 'muted', 'data-testid': 'campaign-count' });
   el.append(h('div', { class: 'page' },
     h('h3', {}, 'DoS attacks seen in backscatter'),
     h('p', { class: 'muted' }, 'Vectors per victim and protocol with at least 25 packets, 60 s and a peak of 30 ' +
@@ -34,7 +47,15 @@ export function mount(el, ctx) {
       h('thead', {}, h('tr', {}, ['victim', 'protocol', 'start', 'seconds', 'packets', 'peak / min',
         'est. packets/s', 'victim ports', 'darknet addrs', 'country / AS']
         .map((x, i) => h('th', { class: [3, 4, 5, 6, 8].includes(i) ? 'num' : '' }, x)))),
-      body)));
+      body),
+    h('h3', {}, 'Reflector hunting (DRDoS preparation)'),
+    h('p', { class: 'muted' }, 'Probes carrying an amplifier\u2019s amplifying request (DNS ANY, NTP ' +
+      'monlist, SSDP M-SEARCH, ...), per protocol and source /24; coverage is the share of the darknet probed.'),
+    h('div', { class: 'filters' }, ccount),
+    h('table', { 'data-testid': 'campaign-table' },
+      h('thead', {}, h('tr', {}, ['protocol', 'request', 'source block', 'first seen', 'seconds',
+        'packets', 'sources', 'coverage', '', 'sources seen'].map((x, i) => h('th', { class: [4, 5, 6, 7].includes(i) ? 'num' : '' }, x)))),
+      cbody)));
   let alive = true;
   async function load() {
     err.textContent = '';
@@ -42,13 +63,21 @@ export function mount(el, ctx) {
     if (victim.value.trim()) q.set('victim', victim.value.trim());
     if (from.value.trim()) q.set('from', from.value.trim());
     if (to.value.trim()) q.set('to', to.value.trim());
+    const cq = new URLSearchParams({ limit: '1000' });
+    if (victim.value.trim()) cq.set('source', victim.value.trim());
+    for (const k of ['from', 'to']) if (q.has(k)) cq.set(k, q.get(k));
     try {
-      const r = await ctx.api.get('/api/v1/dos?' + q);
+      const [r, c] = await Promise.all([ctx.api.get('/api/v1/dos?' + q),
+        ctx.api.get('/api/v1/campaigns?' + cq)]);
       if (!alive) return;
       clear(body);
       for (const a of r.attacks) body.append(row(a));
       count.textContent = `${r.attacks.length} attacks`;
       count.dataset.n = String(r.attacks.length);
+      clear(cbody);
+      for (const x of c.campaigns) cbody.append(campRow(x));
+      ccount.textContent = `${c.campaigns.length} campaigns`;
+      ccount.dataset.n = String(c.campaigns.length);
       window.darkscope.frames++;
     } catch (e) { err.textContent = e.message; }
   }
