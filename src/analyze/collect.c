@@ -38,6 +38,8 @@ void ds_collect_free(struct ds_collect *c)
         ds_dos_free(&c->dos);
     if (c->have_camp)
         ds_campaigns_free(&c->camp);
+    if (c->have_ob)
+        ds_outbreaks_free(&c->ob);
     free(c->dos_now);
     pthread_mutex_destroy(&c->mu);
 }
@@ -55,11 +57,23 @@ static int emit_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *
     return c->sink->campaign(c->sink->ctx, k, err);
 }
 
-int ds_collect_enable_incidents(struct ds_collect *c, const struct ds_dos_config *dos,
-                                const struct ds_campaign_config *camp)
+static int emit_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *err)
 {
-    if (!c->sink || (!c->sink->dos && !c->sink->campaign))
+    struct ds_collect *c = ctx;
+    return c->sink->outbreak(c->sink->ctx, o, err);
+}
+
+int ds_collect_enable_incidents(struct ds_collect *c, const struct ds_dos_config *dos,
+                                const struct ds_campaign_config *camp,
+                                const struct ds_outbreak_config *ob)
+{
+    if (!c->sink || (!c->sink->dos && !c->sink->campaign && !c->sink->outbreak))
         return -EINVAL;
+    if (c->sink->outbreak) {
+        if (ds_outbreaks_init(&c->ob, ob, emit_outbreak, c) < 0)
+            return -ENOMEM;
+        c->have_ob = true;
+    }
     if (!(c->dos_now = calloc((size_t)c->nshards, sizeof *c->dos_now)))
         return -ENOMEM;
     if (c->sink->dos) {
@@ -82,6 +96,17 @@ static int fail(struct ds_collect *c, int rc)
     return rc;
 }
 
+/* A complete (merged) interval to the sink; 5-minute ones also to outbreak detection. */
+static int to_sink(struct ds_collect *c, const struct ds_window *w)
+{
+    int rc = 0;
+    if (c->sink && c->sink->window && (rc = c->sink->window(c->sink->ctx, w, &c->err)) < 0)
+        return rc;
+    if (c->have_ob && w->gran == DS_GRAN_5M)
+        rc = ds_outbreaks_interval(&c->ob, w, &c->err);
+    return rc;
+}
+
 int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w)
 {
     (void)shard;
@@ -92,7 +117,7 @@ int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w
         goto out;
     }
     if (c->nshards == 1) {
-        if (c->sink && c->sink->window && (rc = c->sink->window(c->sink->ctx, w, &c->err)) < 0)
+        if ((rc = to_sink(c, w)) < 0)
             fail(c, rc);
         goto out;
     }
@@ -212,9 +237,8 @@ static int flush_windows(struct ds_collect *c, int g, uint32_t upto)
         if (!best)
             return 0;
         best->used = false;
-        int rc = 0;
-        if (c->sink && c->sink->window &&
-            (rc = c->sink->window(c->sink->ctx, best->w, &c->err)) < 0)
+        int rc = to_sink(c, best->w);
+        if (rc < 0)
             return fail(c, rc);
     }
 }

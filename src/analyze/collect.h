@@ -9,6 +9,7 @@
 #include "analyze/sink.h"
 #include "incident/campaign.h"
 #include "incident/dos.h"
+#include "incident/outbreak.h"
 
 #define DS_COLLECT_MAX_PENDING 32 /* intervals per granularity waiting for slower shards */
 
@@ -37,7 +38,8 @@ struct ds_collect {
      * attacks from backscatter, reflector-hunting campaigns from amplification probes */
     struct ds_dos dos;
     struct ds_campaigns camp;
-    bool have_dos, have_camp, dos_done;
+    struct ds_outbreaks ob; /* fed every merged 5-minute window */
+    bool have_dos, have_camp, have_ob, dos_done;
     uint64_t *dos_now; /* [shard]: packet time each shard has reached */
     int failed;        /* the first sink error (sticky) */
     struct ds_err err;
@@ -47,7 +49,8 @@ int ds_collect_init(struct ds_collect *c, int nshards, const struct ds_sink *sin
 /* Turns incident detection on for what the sink takes (attacks, campaigns); a NULL config:
  * the defaults. */
 int ds_collect_enable_incidents(struct ds_collect *c, const struct ds_dos_config *dos,
-                                const struct ds_campaign_config *camp);
+                                const struct ds_campaign_config *camp,
+                                const struct ds_outbreak_config *ob);
 static inline bool ds_collect_has_incidents(const struct ds_collect *c)
 {
     return c && (c->have_dos || c->have_camp);

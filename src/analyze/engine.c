@@ -397,7 +397,7 @@ int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct 
             free(cp);
             return ds_err_set(err, -ENOMEM, "out of memory");
         }
-        if (o->sink->dos || o->sink->campaign) {
+        if (o->sink->dos || o->sink->campaign || o->sink->outbreak) {
             struct ds_dos_config dc;
             struct ds_campaign_config kc = {0};
             if (o->dos)
@@ -410,7 +410,7 @@ int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct 
                 dc.monitored_v4 = kc.monitored_v4 = o->shard->monitored;
                 dc.geo = o->shard->geo;
             }
-            if (ds_collect_enable_incidents(cp, &dc, &kc) < 0) {
+            if (ds_collect_enable_incidents(cp, &dc, &kc, o->outbreak) < 0) {
                 ds_collect_free(cp);
                 free(cp);
                 return ds_err_set(err, -ENOMEM, "out of memory");

@@ -25,6 +25,7 @@ struct ds_engine_opts {
      * monitored count and the geo databases come from `shard` */
     const struct ds_dos_config *dos;
     const struct ds_campaign_config *campaign; /* likewise, reflector-hunting campaigns */
+    const struct ds_outbreak_config *outbreak; /* likewise, outbreak detection */
     /* every frame read is also written here (the raw archive), or NULL; reading thread only */
     struct ds_archive *archive;
     /* darknet packets are offered to the live stream here, or NULL; reading thread only */

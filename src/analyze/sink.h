@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "incident/campaign.h"
 #include "incident/dos.h"
+#include "incident/outbreak.h"
 
 /* A day's packet count of one host. */
 struct ds_host_top {
@@ -40,6 +41,8 @@ struct ds_sink {
     int (*dos)(void *ctx, const struct ds_dos_attack *a, struct ds_err *err);
     /* a reflector-hunting campaign that has ended, or NULL: no campaign tracking */
     int (*campaign)(void *ctx, const struct ds_campaign *c, struct ds_err *err);
+    /* an outbreak candidate (a change point of a 5-minute series), or NULL: no detection */
+    int (*outbreak)(void *ctx, const struct ds_outbreak *o, struct ds_err *err);
     /* every 5-minute interval before `upto` is complete in the sink: a commit point */
     int (*checkpoint)(void *ctx, uint32_t upto, struct ds_err *err);
 };

@@ -70,3 +70,27 @@ void api_campaigns(struct api_call *c)
     }
     api_json(c, 200, json_pack("{s:o}", "campaigns", list));
 }
+
+void api_outbreaks(struct api_call *c)
+{
+    long limit, offset;
+    struct ds_period p;
+    if (api_int_param(c, "limit", 100, 1, 10000, &limit) < 0 ||
+        api_int_param(c, "offset", 0, 0, 100000000, &offset) < 0 || api_period(c, &p) < 0)
+        return;
+    const char *dim = ds_http_arg(c->rq, "dim");
+    if (dim && *dim && strcmp(dim, "tcp") && strcmp(dim, "udp") && strcmp(dim, "fingerprint") &&
+        strcmp(dim, "class")) {
+        api_error(c, 400, "dim '%.32s': give tcp, udp, fingerprint or class", dim);
+        return;
+    }
+    struct ds_outbreak_query q = {
+        .period = p, .dim = dim, .limit = (size_t)limit, .offset = (size_t)offset};
+    struct ds_err err = {0};
+    json_t *list;
+    if (ds_query_outbreaks(c->store, &q, &list, &err) < 0) {
+        api_store_error(c, &err);
+        return;
+    }
+    api_json(c, 200, json_pack("{s:o}", "outbreaks", list));
+}

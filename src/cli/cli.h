@@ -15,6 +15,7 @@ extern const struct ds_command ds_cmd_org;
 extern const struct ds_command ds_cmd_run;
 extern const struct ds_command ds_cmd_user;
 extern const struct ds_command ds_cmd_serve;
+extern const struct ds_command ds_cmd_feed;
 
 /* NULL-terminated registry, in help order. */
 extern const struct ds_command *const ds_commands[];

@@ -185,6 +185,28 @@ static void flatten_sources(json_t *list)
     }
 }
 
+/* ... and a candidate's driving hosts as their addresses. */
+static void flatten_hosts(json_t *list)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        char text[512] = "";
+        size_t n = 0, k;
+        json_t *p;
+        json_array_foreach(json_object_get(a, "top_hosts"), k, p)
+        {
+            int w = snprintf(text + n, sizeof text - n, "%s%s", n ? " " : "",
+                             json_string_value(json_object_get(p, "address")));
+            if (w < 0 || (size_t)w >= sizeof text - n)
+                break;
+            n += (size_t)w;
+        }
+        json_object_set_new(a, "top_hosts", json_string(text));
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: darkscope report KIND [ARG] [--db PATH] [--from T --to T]\n"
@@ -200,7 +222,9 @@ static void usage(FILE *f)
                "  host ADDR      one source's profile and timeline\n"
                "  dos            DoS attacks inferred from backscatter (RS-DoS), --victim\n"
                "  campaigns      reflector hunting: amplification probes per protocol and source\n"
-               "                 /24 (--source, --exclude-research)\n\n");
+               "                 /24 (--source, --exclude-research)\n"
+               "  outbreaks      incident candidates: change points of the 5-minute series\n"
+               "                 per port, fingerprint and class, with the hosts driving them\n\n");
     ds_options_help(report_options, N_OPTS, f);
 }
 
@@ -250,7 +274,7 @@ static int report_run(int argc, char **argv)
     ds_log_setup((enum ds_log_level)s.log_level, 0);
     if (pos.n == 0) {
         fprintf(stderr, "darkscope report: which report? (year, ports, countries, asns, port N, "
-                        "hosts, host ADDR, dos, campaigns)\n");
+                        "hosts, host ADDR, dos, campaigns, outbreaks)\n");
         usage(stderr);
         goto done;
     }
@@ -319,6 +343,11 @@ static int report_run(int argc, char **argv)
         rc = ds_query_campaigns(store, &cq, &out, &err);
         if (rc == 0 && s.format != DS_FORMAT_JSON)
             flatten_sources(out);
+    } else if (!strcmp(kind, "outbreaks")) {
+        struct ds_outbreak_query oq = {.period = per};
+        rc = ds_query_outbreaks(store, &oq, &out, &err);
+        if (rc == 0 && s.format != DS_FORMAT_JSON)
+            flatten_hosts(out);
     } else if (!strcmp(kind, "hosts")) {
         rc = ds_query_hosts(store, &per, (size_t)s.top, s.exclude_research, &out, &err);
     } else if (!strcmp(kind, "host")) {
@@ -327,7 +356,7 @@ static int report_run(int argc, char **argv)
     } else {
         fprintf(stderr,
                 "darkscope report: unknown report '%s' (year, ports, countries, asns, "
-                "port N, hosts, host ADDR, dos, campaigns)\n",
+                "port N, hosts, host ADDR, dos, campaigns, outbreaks)\n",
                 kind);
         status = DS_EXIT_USAGE;
         goto done;

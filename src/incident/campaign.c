@@ -145,19 +145,18 @@ static int end_campaign(struct ds_campaigns *t, struct ds_campaign_state *s, str
     if (!t->emit || t->failed)
         return t->failed;
     const struct ds_amp_proto *ap = ds_amp_by_port(s->port);
-    struct ds_campaign c = {.protocol = ap ? ap->name : "udp",
-                            .request = s->payload < DS_PAYLOAD_COUNT
-                                           ? ds_payload_class_names[s->payload]
-                                           : "other",
-                            .port = s->port,
-                            .block = s->block,
-                            .first_ns = s->first_ns,
-                            .last_ns = s->last_ns,
-                            .packets = s->packets,
-                            .bytes = s->bytes,
-                            .sources = ds_hll_estimate(&s->srcs),
-                            .darknet_addrs = ds_hll_estimate(&s->dsts),
-                            .research_packets = s->research};
+    struct ds_campaign c = {
+        .protocol = ap ? ap->name : "udp",
+        .request = s->payload < DS_PAYLOAD_COUNT ? ds_payload_class_names[s->payload] : "other",
+        .port = s->port,
+        .block = s->block,
+        .first_ns = s->first_ns,
+        .last_ns = s->last_ns,
+        .packets = s->packets,
+        .bytes = s->bytes,
+        .sources = ds_hll_estimate(&s->srcs),
+        .darknet_addrs = ds_hll_estimate(&s->dsts),
+        .research_packets = s->research};
     if (c.sources > s->packets)
         c.sources = s->packets;
     if (c.darknet_addrs > s->packets)

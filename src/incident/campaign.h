@@ -26,9 +26,9 @@ struct ds_campaign_rec {
     uint64_t ts_ns;
     struct ds_addr src, dst;
     uint32_t wirelen;
-    uint16_t port;       /* UDP destination port (the amplifier's) */
-    uint8_t payload;     /* enum ds_payload_class of the request */
-    bool research;       /* the source is a known research scanner */
+    uint16_t port;   /* UDP destination port (the amplifier's) */
+    uint8_t payload; /* enum ds_payload_class of the request */
+    bool research;   /* the source is a known research scanner */
 };
 
 /* Fills r from a packet with the amp_probe class; research from its source's profile. */
@@ -41,17 +41,17 @@ struct ds_campaign_source {
 
 /* One ended campaign. */
 struct ds_campaign {
-    const char *protocol;  /* "dns", "ntp", ... (static) */
-    const char *request;   /* the payload class: "dns_any", "ntp_monlist", ... (static) */
+    const char *protocol; /* "dns", "ntp", ... (static) */
+    const char *request;  /* the payload class: "dns_any", "ntp_monlist", ... (static) */
     uint16_t port;
     struct ds_prefix block; /* the sources' /24 (IPv4) or /48 (IPv6) */
     uint64_t first_ns, last_ns;
     uint64_t packets, bytes;
-    uint64_t sources;       /* distinct sources (exact up to 512, then estimated) */
+    uint64_t sources; /* distinct sources (exact up to 512, then estimated) */
     struct ds_campaign_source top[DS_CAMPAIGN_TOP_SOURCES]; /* busiest first */
     size_t n_top;
-    uint64_t darknet_addrs; /* distinct darknet addresses probed (likewise) */
-    double coverage;        /* darknet_addrs / monitored IPv4 addresses (0 for IPv6) */
+    uint64_t darknet_addrs;    /* distinct darknet addresses probed (likewise) */
+    double coverage;           /* darknet_addrs / monitored IPv4 addresses (0 for IPv6) */
     uint64_t research_packets; /* of them, from known research scanners */
 };
 

@@ -68,4 +68,13 @@ struct ds_campaign_query {
 int ds_query_campaigns(struct ds_store *s, const struct ds_campaign_query *q, json_t **out,
                        struct ds_err *err);
 
+/* Outbreak candidates (query_incidents.c), oldest first, each with the hosts that drive it. */
+struct ds_outbreak_query {
+    struct ds_period period;
+    const char *dim; /* "tcp", "udp", "fingerprint", "class" or NULL */
+    size_t limit, offset;
+};
+int ds_query_outbreaks(struct ds_store *s, const struct ds_outbreak_query *q, json_t **out,
+                       struct ds_err *err);
+
 #endif

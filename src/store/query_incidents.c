@@ -1,10 +1,11 @@
-/* query_incidents.c - the incident reports over a store: DoS attacks and reflector-hunting
- * campaigns (contracts: docs/reports.md, "dos" and "campaigns"). */
+/* query_incidents.c - the incident reports over a store: DoS attacks, reflector-hunting
+ * campaigns and outbreak candidates (contracts: docs/reports.md). */
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify/fingerprint.h"
 #include "core/addr.h"
 #include "core/timefmt.h"
 #include "store/query.h"
@@ -179,6 +180,110 @@ int ds_query_campaigns(struct ds_store *s, const struct ds_campaign_query *q, js
     if (r != SQLITE_ROW && r != SQLITE_DONE) {
         json_decref(list);
         return ds_err_set(err, -EIO, "listing campaigns: %s", sqlite3_errmsg(ds_store_db(s)));
+    }
+    *out = list;
+    return 0;
+}
+
+/* The hosts that drive a candidate: profile segments in its interval with its port, its
+ * fingerprint or its class, busiest first. */
+static json_t *drivers(struct ds_store *s, const char *dim, int64_t key, const char *name,
+                       int64_t start)
+{
+    static const char *const class_cols[] = {
+        "tcp_syn", "backscatter", "icmp_request", "udp", "amp_probe", "spoofed_hint", NULL};
+    char cond[96];
+    if (!strcmp(dim, "tcp") || !strcmp(dim, "udp")) {
+        snprintf(cond, sizeof cond, "(',' || ports || ',') LIKE '%%,%s/%" PRId64 ",%%'", dim, key);
+    } else {
+        /* a fingerprint's or a class's column, named after it (from fixed tables only) */
+        bool ok = false;
+        if (!strcmp(dim, "fingerprint"))
+            for (int i = 0; i < DS_FP_COUNT; i++)
+                ok |= !strcmp(ds_fingerprints[i]->name, name);
+        else
+            for (int i = 0; class_cols[i]; i++)
+                ok |= !strcmp(class_cols[i], name);
+        if (!ok)
+            return json_array();
+        snprintf(cond, sizeof cond, "%s > 0", name);
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT addr, packets, country, asn, first_ns FROM host WHERE day = ?1 AND"
+             " first_ns < ?3 AND last_ns >= ?2 AND research IS NULL AND %s AND ingest IN"
+             " (SELECT id FROM ingest WHERE status IN ('done', 'live', 'interrupted'))"
+             " ORDER BY packets DESC, addr LIMIT 10",
+             cond);
+    json_t *list = json_array();
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ds_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        return list;
+    sqlite3_bind_int64(st, 1, start / 86400);
+    sqlite3_bind_int64(st, 2, start * 1000000000);
+    sqlite3_bind_int64(st, 3, (start + 300) * 1000000000);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char t[40];
+        const char *cc = (const char *)sqlite3_column_text(st, 2);
+        json_array_append_new(
+            list, json_pack("{s:s, s:I, s:s?, s:I, s:s}", "address", sqlite3_column_text(st, 0),
+                            "packets", (json_int_t)sqlite3_column_int64(st, 1), "country",
+                            cc && *cc ? cc : NULL, "asn", (json_int_t)sqlite3_column_int64(st, 3),
+                            "first_seen",
+                            ds_time_format_ns((uint64_t)sqlite3_column_int64(st, 4), t, sizeof t)));
+    }
+    sqlite3_finalize(st);
+    return list;
+}
+
+int ds_query_outbreaks(struct ds_store *s, const struct ds_outbreak_query *q, json_t **out,
+                       struct ds_err *err)
+{
+    *out = NULL;
+    int64_t from = q->period.has_from ? q->period.from : INT64_MIN / 2;
+    int64_t to = q->period.has_to ? q->period.to : INT64_MAX / 2;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ds_store_db(s),
+                           "SELECT id, dim, key, name, start, value, packets, baseline, score"
+                           " FROM outbreak WHERE start >= ?1 - 299 AND start < ?2"
+                           " AND (?3 IS NULL OR dim = ?3) AND ingest IN"
+                           " (SELECT id FROM ingest WHERE status IN ('done', 'live',"
+                           " 'interrupted')) ORDER BY start, dim, key LIMIT ?4 OFFSET ?5",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ds_err_set(err, -EIO, "listing outbreak candidates: %s",
+                          sqlite3_errmsg(ds_store_db(s)));
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    if (q->dim && *q->dim)
+        sqlite3_bind_text(st, 3, q->dim, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, q->limit ? (sqlite3_int64)q->limit : -1);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)q->offset);
+    json_t *list = json_array();
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char a[32], b[32];
+        const char *dim = (const char *)sqlite3_column_text(st, 1);
+        int64_t key = sqlite3_column_int64(st, 2);
+        const char *name = (const char *)sqlite3_column_text(st, 3);
+        int64_t start = sqlite3_column_int64(st, 4);
+        int64_t value = sqlite3_column_int64(st, 5);
+        double base = sqlite3_column_double(st, 7);
+        json_t *o = json_pack(
+            "{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "id",
+            (json_int_t)sqlite3_column_int64(st, 0), "dim", dim, "key", (json_int_t)key, "name",
+            name, "measure", !strcmp(name, "backscatter") ? "packets" : "sources", "start",
+            ds_time_format(start, a, sizeof a), "end", ds_time_format(start + 300, b, sizeof b),
+            "value", (json_int_t)value, "packets", (json_int_t)sqlite3_column_int64(st, 6),
+            "baseline", base, "ratio", base > 0.01 ? (double)value / base : (double)value / 0.01,
+            "score", sqlite3_column_double(st, 8));
+        json_object_set_new(o, "top_hosts", drivers(s, dim, key, name, start));
+        json_array_append_new(list, o);
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        json_decref(list);
+        return ds_err_set(err, -EIO, "listing outbreak candidates: %s",
+                          sqlite3_errmsg(ds_store_db(s)));
     }
     *out = list;
     return 0;

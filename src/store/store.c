@@ -201,6 +201,13 @@ static const char *const MIGRATIONS[] = {
     "  top_sources TEXT NOT NULL, darknet_addrs INTEGER NOT NULL, coverage REAL NOT NULL,"
     "  research_packets INTEGER NOT NULL);"
     "CREATE INDEX amp_campaign_time ON amp_campaign(first_ns);",
+    /* 5 -> 6: outbreak candidates (change points of 5-minute series) */
+    "CREATE TABLE outbreak("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, ingest INTEGER NOT NULL,"
+    "  dim TEXT NOT NULL, key INTEGER NOT NULL, name TEXT NOT NULL, start INTEGER NOT NULL,"
+    "  value INTEGER NOT NULL, packets INTEGER NOT NULL, baseline REAL NOT NULL,"
+    "  score REAL NOT NULL);"
+    "CREATE INDEX outbreak_time ON outbreak(start);",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -244,7 +251,7 @@ static const char *const MERGE_SQL =
 static const char *const STAGES[] = {"stat_stage", "coverage_stage", "sketch_stage",
                                      "host_top_stage"};
 
-enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_DOS, ST_CAMP, ST_COUNT };
+enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_DOS, ST_CAMP, ST_OB, ST_COUNT };
 static const char *const STMT_SQL[ST_COUNT] = {
     [ST_STAT] = "INSERT OR REPLACE INTO stat_stage VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [ST_COVER] = "INSERT OR REPLACE INTO coverage_stage VALUES(?,?,?,?)",
@@ -254,6 +261,7 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_TOP] = "INSERT OR REPLACE INTO host_top_stage VALUES(?,?,?,?)",
     [ST_DOS] = "INSERT INTO dos_attack VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CAMP] = "INSERT INTO amp_campaign VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_OB] = "INSERT INTO outbreak VALUES(NULL,?,?,?,?,?,?,?,?,?)",
 };
 
 struct ds_store {
@@ -477,6 +485,7 @@ static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struc
 static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err);
 static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err);
 static int sink_campaign(void *ctx, const struct ds_campaign *c, struct ds_err *err);
+static int sink_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *err);
 static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
                     struct ds_err *err);
 
@@ -526,6 +535,7 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
                                .top = sink_top,
                                .dos = sink_dos,
                                .campaign = sink_campaign,
+                               .outbreak = sink_outbreak,
                                .checkpoint = sink_checkpoint};
     *out = s;
     return 0;
@@ -863,12 +873,13 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
     }
     if (rc == 0 && !ok &&
         !s->live) { /* a failed ingest leaves no profile either: a rerun replaces it */
-        char sql[224];
+        char sql[320];
         snprintf(sql, sizeof sql,
                  "DELETE FROM host WHERE ingest = %" PRId64 ";"
                  "DELETE FROM dos_attack WHERE ingest = %" PRId64 ";"
-                 "DELETE FROM amp_campaign WHERE ingest = %" PRId64,
-                 s->ingest, s->ingest, s->ingest);
+                 "DELETE FROM amp_campaign WHERE ingest = %" PRId64 ";"
+                 "DELETE FROM outbreak WHERE ingest = %" PRId64,
+                 s->ingest, s->ingest, s->ingest, s->ingest);
         rc = exec(s, sql, err);
     }
     if (rc == 0)
@@ -1223,6 +1234,27 @@ static int sink_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_err(s, err, "writing a reflector-hunting campaign");
     s->stats.campaign_rows++;
+    return 0;
+}
+
+static int sink_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    sqlite3_stmt *st = s->st[ST_OB];
+    int c = 1;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, c++, s->ingest);
+    sqlite3_bind_text(st, c++, ds_outbreak_dim_name(o->dim), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, c++, o->key);
+    sqlite3_bind_text(st, c++, o->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)o->idx * 300);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)o->sources);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)o->packets);
+    sqlite3_bind_double(st, c++, o->baseline);
+    sqlite3_bind_double(st, c++, o->score);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, err, "writing an outbreak candidate");
+    s->stats.outbreak_rows++;
     return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "core/hash.h"
 #include "enrich/scanners.h"
 
-#define DS_STORE_SCHEMA_VERSION 5
+#define DS_STORE_SCHEMA_VERSION 6
 
 /*
  * One open database. Threads: a store is used by one thread at a time (the engine's collector
@@ -85,7 +85,7 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
 
 /* Counters of what the current/last ingest wrote (for logs and tests). */
 struct ds_store_stats {
-    uint64_t stat_rows, sketch_rows, host_rows, dos_rows, campaign_rows, commits;
+    uint64_t stat_rows, sketch_rows, host_rows, dos_rows, campaign_rows, outbreak_rows, commits;
 };
 void ds_store_get_stats(const struct ds_store *s, struct ds_store_stats *st);
 

@@ -53,7 +53,7 @@ tok_admin=$("$bin" user add --db s1.db --name root --role admin 2>/dev/null)
 tok_org=$("$bin" user add --db s1.db --name hun --role org --org Hunter 2>/dev/null)
 "$bin" serve --db s1.db --http 127.0.0.1:0 >serve.out 2>serve.err &
 spid=$!
-for _ in $(seq 100); do grep -q "workbench at" serve.err && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "workbench at" serve.err 2>/dev/null && break; sleep 0.1; done
 base=$(grep -o 'http://127.0.0.1:[0-9]*' serve.err | head -1)/api/v1
 curl -sf -H "Authorization: Bearer $tok_admin" "$base/campaigns?limit=10000" >api.json || fail "GET /campaigns"
 [ "$(jq '.campaigns | length' api.json)" = "$n" ] || fail "the API lists $(jq '.campaigns | length' api.json) campaigns, the report $n"

@@ -78,7 +78,7 @@ tok_admin=$("$bin" user add --db s1.db --name root --role admin 2>/dev/null)
 tok_org=$("$bin" user add --db s1.db --name vic --role org --org Victim 2>/dev/null)
 "$bin" serve --db s1.db --http 127.0.0.1:0 >serve.out 2>serve.err &
 spid=$!
-for _ in $(seq 100); do grep -q "workbench at" serve.err && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "workbench at" serve.err 2>/dev/null && break; sleep 0.1; done
 base=$(grep -o 'http://127.0.0.1:[0-9]*' serve.err | head -1)/api/v1
 [ -n "$base" ] || fail "serve did not start: $(cat serve.err)"
 # the registry is read at start; wait until the organisation is known

@@ -189,6 +189,10 @@ try {
   const campApi = await page.evaluate(async () => (await (await fetch('/api/v1/campaigns?limit=1000')).json()).campaigns.length);
   const campRows = await page.locator('[data-testid=campaign-rows] tr').count();
   check(nCamp > 0 && nCamp === campApi && campRows === nCamp, `reflector hunting: ${campRows} campaigns listed (the API has ${campApi})`);
+  const nOb = Number(await page.getAttribute('[data-testid=outbreak-count]', 'data-n'));
+  const obApi = await page.evaluate(async () => (await (await fetch('/api/v1/outbreaks?limit=500')).json()).outbreaks.length);
+  check(nOb === obApi && await page.locator('[data-testid=outbreak-rows] tr').count() === nOb,
+    `outbreak candidates: ${nOb} listed (the API has ${obApi})`);
   await shot(page, 'dos');
 
   await view(page, '#/alerts');
@@ -248,6 +252,7 @@ try {
   await view(op, '#/dos');
   await op.waitForFunction(() => document.querySelector('[data-testid=dos-count]')?.dataset.n !== undefined);
   check(await op.getAttribute('[data-testid=dos-count]', 'data-n') === '0', 'the organisation user sees no other victim\'s DoS attack');
+  check(await op.locator('[data-testid=outbreak-table]').count() === 0, 'the organisation user is not shown outbreak candidates');
   await op.close();
 
   check(errors.length === 0, `no console errors (${errors.length}${errors.length ? ': ' + errors.slice(0, 5).join(' | ') : ''})`);

@@ -19,6 +19,17 @@ function row(a) {
     h('td', {}, `${a.country || '??'} / AS${a.asn || '?'}`));
 }
 
+function obRow(o) {
+  return h('tr', { class: 'outbreak-row', 'data-id': o.id },
+    h('td', {}, o.start), h('td', {}, o.dim), h('td', {}, o.name),
+    h('td', { class: 'num' }, `${fmt(o.value)} ${o.measure}`),
+    h('td', { class: 'num' }, o.baseline.toFixed(1)),
+    h('td', { class: 'num' }, `x${fmt(Math.round(o.ratio))}`),
+    h('td', { class: 'num' }, o.score.toFixed(1)),
+    h('td', {}, (o.top_hosts || []).slice(0, 5).map((x, i) => [i ? ', ' : '',
+      h('a', { href: `#/host/${encodeURIComponent(x.address)}` }, x.address)])));
+}
+
 function campRow(c) {
   const srcs = (c.top_sources || []).map((x) => x.address).join(', ');
   return h('tr', { class: 'campaign-row', 'data-id': c.id },
@@ -38,7 +49,18 @@ export function mount(el, ctx) {
   const body = h('tbody', { 'data-testid': 'dos-rows' });
   const cbody = h('tbody', { 'data-testid': 'campaign-rows' });
   const ccount = h('span', { class: 'muted', 'data-testid': 'campaign-count' });
+  const staff = !ctx.isStaff || ctx.isStaff();
+  const obody = h('tbody', { 'data-testid': 'outbreak-rows' });
+  const ocount = h('span', { class: 'muted', 'data-testid': 'outbreak-count' });
   el.append(h('div', { class: 'page' },
+    staff ? [h('h3', {}, 'Outbreak candidates'),
+      h('p', { class: 'muted' }, 'Change points of the 5-minute series of unique sources per port, ' +
+        'fingerprint and class (backscatter: packets): what rose, when, by how much, and the hosts driving it.'),
+      h('div', { class: 'filters' }, ocount),
+      h('table', { 'data-testid': 'outbreak-table' },
+        h('thead', {}, h('tr', {}, ['interval', 'series', 'what', 'value', 'baseline', 'rise', 'score',
+          'driving hosts'].map((x, i) => h('th', { class: [3, 4, 5, 6].includes(i) ? 'num' : '' }, x)))),
+        obody)] : null,
     h('h3', {}, 'DoS attacks seen in backscatter'),
     h('p', { class: 'muted' }, 'Vectors per victim and protocol with at least 25 packets, 60 s and a peak of 30 ' +
       'packets per minute (RS-DoS); the rate is scaled by the darknet\u2019s share of IPv4.'),
@@ -67,8 +89,11 @@ export function mount(el, ctx) {
     if (victim.value.trim()) cq.set('source', victim.value.trim());
     for (const k of ['from', 'to']) if (q.has(k)) cq.set(k, q.get(k));
     try {
-      const [r, c] = await Promise.all([ctx.api.get('/api/v1/dos?' + q),
-        ctx.api.get('/api/v1/campaigns?' + cq)]);
+      const oq = new URLSearchParams({ limit: '500' });
+      for (const k of ['from', 'to']) if (q.has(k)) oq.set(k, q.get(k));
+      const [r, c, o] = await Promise.all([ctx.api.get('/api/v1/dos?' + q),
+        ctx.api.get('/api/v1/campaigns?' + cq),
+        staff ? ctx.api.get('/api/v1/outbreaks?' + oq) : { outbreaks: [] }]);
       if (!alive) return;
       clear(body);
       for (const a of r.attacks) body.append(row(a));
@@ -78,6 +103,10 @@ export function mount(el, ctx) {
       for (const x of c.campaigns) cbody.append(campRow(x));
       ccount.textContent = `${c.campaigns.length} campaigns`;
       ccount.dataset.n = String(c.campaigns.length);
+      clear(obody);
+      for (const x of o.outbreaks) obody.append(obRow(x));
+      ocount.textContent = `${o.outbreaks.length} candidates`;
+      ocount.dataset.n = String(o.outbreaks.length);
       window.darkscope.frames++;
     } catch (e) { err.textContent = e.message; }
   }
