@@ -9,6 +9,8 @@
  * inputs slightly out of order) are counted in the open window. */
 #include "analyze/shard.h"
 
+#include "core/log.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -780,9 +782,43 @@ static void dos_report(struct ds_shard *s, uint64_t now_ns)
         fail(s, rc);
 }
 
+/* Host groups: every 30 s of packet time, this shard's hosts active in the current or the
+ * previous 5 minutes (the busiest 5000) go to the shared groups. */
+#define GROUP_EVERY_NS (30ull * 1000000000ull)
+#define GROUP_HOSTS 5000
+
+struct group_walk {
+    struct ds_group_list l;
+    uint32_t since; /* 5-minute index */
+    int rc;
+};
+
+static void group_one(void *ctx, struct ds_host *h)
+{
+    struct group_walk *w = ctx;
+    if (w->rc == 0 && h->stamp != DS_HOST_NEVER && h->stamp >= w->since && h->packets)
+        w->rc = ds_group_list_add(&w->l, h, GROUP_HOSTS);
+}
+
+static void groups_report(struct ds_shard *s, uint64_t now_ns)
+{
+    if (!s->cfg->groups || now_ns < s->group_tick_ns)
+        return;
+    s->group_tick_ns = now_ns + GROUP_EVERY_NS;
+    uint32_t now5 = (uint32_t)(now_ns / NS_PER_5M);
+    struct group_walk w = {.since = now5 ? now5 - 1 : 0};
+    ds_hosttab_foreach(&s->hosts, group_one, &w);
+    if (w.rc == 0)
+        w.rc = ds_groups_publish(s->cfg->groups, s->id, w.l.v, w.l.n, now_ns);
+    free(w.l.v);
+    if (w.rc < 0)
+        ds_warn("groups", "shard %d: out of memory listing its active hosts", s->id);
+}
+
 void ds_shard_idle(struct ds_shard *s, uint64_t now_ns)
 {
     dos_report(s, now_ns);
+    groups_report(s, now_ns);
     if (s->alerting) {
         ds_matcher_begin(&s->matcher);
         ds_matcher_end(&s->matcher, now_ns);
@@ -815,8 +851,10 @@ void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t 
     }
     if (s->alerting && n)
         ds_matcher_end(&s->matcher, p[n - 1].ts_ns);
-    if (n)
+    if (n) {
         dos_report(s, s->sum->last_ts_ns);
+        groups_report(s, s->sum->last_ts_ns);
+    }
     if (s->cfg->metrics)
         publish(s);
 }

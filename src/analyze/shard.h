@@ -16,6 +16,7 @@
 #include "decode/pkt.h"
 #include "enrich/geo.h"
 #include "enrich/scanners.h"
+#include "incident/groups.h"
 
 /* Settings shared read-only by every shard of a run. */
 struct ds_shard_config {
@@ -32,6 +33,7 @@ struct ds_shard_config {
     const struct ds_alert_sink *alerts;
     uint64_t alert_update_ns;        /* changes of an alert reported at most this often (10 s) */
     struct ds_path_metrics *metrics; /* published after every batch, or NULL */
+    struct ds_groups *groups;        /* active hosts published every 30 s of packet time, or NULL */
 };
 
 /* Owned by one thread; shards share no mutable state (the collector has its own lock), so
@@ -64,7 +66,8 @@ struct ds_shard {
     struct ds_dos_rec dosbuf[32]; /* DS_SHARD_BATCH */
     struct ds_campaign_rec campbuf[32];
     size_t n_dos, n_camp;
-    uint64_t dos_tick_ns; /* report the packet time at least every 10 s */
+    uint64_t dos_tick_ns;   /* report the packet time at least every 10 s */
+    uint64_t group_tick_ns; /* publish the active hosts next at this packet time */
     /* what this shard last published into cfg->metrics */
     uint64_t pub_darknet, pub_bytes, pub_classes[DS_CLASS_COUNT], pub_fps[DS_FP_COUNT];
     uint64_t pub_hosts, pub_matched;

@@ -224,6 +224,7 @@ static const struct endpoint endpoints[] = {
     {.method = "GET", .pattern = "dos", .fn = api_dos, .roles = R_ALL},
     {.method = "GET", .pattern = "campaigns", .fn = api_campaigns, .roles = R_ALL},
     {.method = "GET", .pattern = "outbreaks", .fn = api_outbreaks, .roles = R_STAFF},
+    {.method = "GET", .pattern = "groups", .fn = api_groups, .roles = R_ALL},
     {.method = "GET", .pattern = "feeds/*", .fn = api_feed, .roles = R_ALL},
     {.method = "GET", .pattern = "alerts/*", .fn = api_alert, .roles = R_ALL},
     {.method = "POST", .pattern = "alerts/*/workflow", .fn = api_alert_workflow, .roles = R_ALL},

@@ -15,12 +15,15 @@
 struct ds_prom_input;
 
 /* ds_api_open copies the strings; the pointed-to registry, tap and prom must outlive it. */
+struct ds_groups;
+
 struct ds_api_config {
     const char *db; /* the store */
     /* the current registry snapshot (the daemon's, swapped on reload), for scoping
      * organisation users to their own ranges */
     _Atomic(const struct ds_registry *) *registry;
     struct ds_tap *tap;               /* live packets, or NULL (`serve` over a store: none) */
+    struct ds_groups *groups;         /* host groups of the live shards, or NULL */
     const struct ds_prom_input *prom; /* /metrics, or NULL */
     const char *web_root;             /* the app (index.html, js, css) */
     const char *vendor_root;          /* npm packages (node_modules) the app imports */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "incident/groups.h"
 #include "store/query.h"
 
 /* An organisation user sees the attacks on its own livenet addresses only. */
@@ -93,4 +94,22 @@ void api_outbreaks(struct api_call *c)
         return;
     }
     api_json(c, 200, json_pack("{s:o}", "outbreaks", list));
+}
+
+void api_groups(struct api_call *c)
+{
+    long max;
+    if (api_int_param(c, "max_hosts", 50, 1, 5000, &max) < 0)
+        return;
+    if (!c->api->cfg.groups) {
+        api_error(c, 404, "host groups come from a live daemon (darkscope run), not from serve");
+        return;
+    }
+    json_t *g =
+        ds_groups_json(c->api->cfg.groups, (size_t)max, api_is_staff(c) ? NULL : keep_own, c);
+    if (!g) {
+        api_error(c, 500, "out of memory");
+        return;
+    }
+    api_json(c, 200, g);
 }

@@ -76,6 +76,7 @@ void api_alerts(struct api_call *c);
 void api_dos(struct api_call *c);
 void api_campaigns(struct api_call *c);
 void api_outbreaks(struct api_call *c);
+void api_groups(struct api_call *c);
 void api_feed(struct api_call *c); /* api_feeds.c */
 void api_alert(struct api_call *c);
 void api_alert_workflow(struct api_call *c);

@@ -553,6 +553,8 @@ struct daemon {
     struct ds_prom_input prom;
     struct ds_tap tap; /* the live views' packet stream (with the web server) */
     bool have_tap;
+    struct ds_groups groups; /* host groups for the API (with the web server) */
+    bool have_groups;
     struct ds_web web;
     char *log_file;
     /* reading thread only */
@@ -897,6 +899,11 @@ static int run_run(int argc, char **argv)
             goto bad;
         }
         d.have_tap = true;
+        if (ds_groups_init(&d.groups, (int)s.threads, 5000) < 0) {
+            ds_err_set(&err, -ENOMEM, "out of memory");
+            goto bad;
+        }
+        d.have_groups = true;
     }
     struct ds_web_opts wo = {.db = s.db,
                              .listen = s.http_listen,
@@ -907,6 +914,7 @@ static int run_run(int argc, char **argv)
                              .sensor_location = s.sensor_location,
                              .registry = &d.reg->cur,
                              .tap = d.have_tap ? &d.tap : NULL,
+                             .groups = d.have_groups ? &d.groups : NULL,
                              .prom = &d.prom};
     if (ds_web_start(&d.web, &wo, &err) < 0)
         goto bad;
@@ -964,6 +972,7 @@ static int run_run(int argc, char **argv)
             .alerts = ds_alerts_sink(d.alerts),
             .alert_update_ns = (uint64_t)s.alert_update * 1000000000u,
             .metrics = &d.metrics,
+            .groups = d.have_groups ? &d.groups : NULL,
         };
         struct ds_campaign_config campc = {.expiry_s = (uint64_t)s.campaign_expiry};
         struct ds_dos_config dosc = {.min_packets = (uint64_t)s.dos_min_packets,
@@ -1066,6 +1075,8 @@ out:
     ds_web_stop(&d.web);
     if (d.have_tap)
         ds_tap_free(&d.tap);
+    if (d.have_groups) /* after the web server: its threads read the groups */
+        ds_groups_free(&d.groups);
     if (arch)
         ds_archive_close(arch, NULL);
     if (st.ingesting) { /* failed before the engine finished: the ingest is not kept */

@@ -29,6 +29,7 @@ int ds_web_start(struct ds_web *w, const struct ds_web_opts *o, struct ds_err *e
     struct ds_api_config ac = {.db = o->db,
                                .registry = o->registry,
                                .tap = o->tap,
+                               .groups = o->groups,
                                .prom = o->prom,
                                .web_root = app,
                                .vendor_root = vendor,

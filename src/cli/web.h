@@ -21,6 +21,7 @@ struct ds_web_opts {
     const char *sensor_location; /* "LAT,LON" */
     _Atomic(const struct ds_registry *) *registry;
     struct ds_tap *tap;
+    struct ds_groups *groups; /* host groups (the daemon's), or NULL */
     const struct ds_prom_input *prom;
 };
 

@@ -156,8 +156,8 @@ try {
   await view(page, '#/tiles');
   await page.waitForFunction(() => (window.darkscope.tiles || {}).hosts > 0, null, { timeout: 15000 });
   const tiles = await page.evaluate(() => window.darkscope.tiles);
-  check(tiles.hosts > 0 && tiles.groups > 0 && tiles.groups <= tiles.hosts,
-    `Tiles: ${tiles.hosts} hosts in ${tiles.groups} behaviour groups`);
+  check(tiles.hosts > 0 && tiles.groups > 0 && tiles.groups <= tiles.hosts && tiles.server,
+    `Tiles: ${tiles.hosts} hosts in ${tiles.groups} behaviour groups (the daemon's host groups: ${tiles.server})`);
   const tile = page.locator('.tile').first();
   await tile.hover();
   const key = await tile.getAttribute('data-key');

@@ -1,6 +1,8 @@
 // tiles.js - Tiles: one tile per active host (seen in the live stream in the last minutes),
-// re-grouped every 30 s; hosts with the same behaviour share a colour and are highlighted
-// together on hover; the country is on the tile; a click opens the host.
+// re-grouped every 30 s by the daemon's host groups (GET /api/v1/groups: behaviour keys, then
+// similar keys joined), or by the stream's own key when the daemon has none; hosts of a
+// group share a colour and are highlighted together on hover; the country is on the tile; a
+// click opens the host.
 import { h, clear, protoName, bitNames } from '../dom.js';
 
 const ACTIVE_MS = 5 * 60 * 1000; // a host is active when seen within this (packet time)
@@ -47,27 +49,43 @@ export function mount(el, ctx) {
     }
   });
 
-  function regroup() {
+  let server = null; // address -> {id, key} from the daemon's groups
+  async function fetchGroups() {
+    try {
+      const r = await ctx.api.get('/api/v1/groups?max_hosts=5000');
+      server = new Map();
+      for (const g of r.groups) for (const m of g.hosts) server.set(m.address, { id: g.id, key: g.key });
+    } catch (e) {
+      server = null; // serve over a store, or an older daemon: group by the stream's key
+    }
+  }
+
+  let alive = true;
+  async function regroup() {
+    await fetchGroups();
+    if (!alive) return;
     for (const [a, x] of hosts) if (newest - x.last > ACTIVE_MS) hosts.delete(a);
     const list = [...hosts.values()].sort((a, b) => b.packets - a.packets).slice(0, MAX_TILES);
     const groups = new Map();
     for (const x of list) {
-      x.key = keyOf(x, ctx.meta);
-      groups.set(x.key, (groups.get(x.key) || 0) + 1);
+      const sg = server && server.get(x.addr);
+      x.key = sg ? sg.key : keyOf(x, ctx.meta);
+      x.group = sg ? sg.id : x.key;
+      groups.set(x.group, (groups.get(x.group) || 0) + 1);
     }
     // same behaviour next to each other: by group size, then key, then packets
-    list.sort((a, b) => groups.get(b.key) - groups.get(a.key) || a.key.localeCompare(b.key) ||
+    list.sort((a, b) => groups.get(b.group) - groups.get(a.group) || a.group.localeCompare(b.group) ||
       b.packets - a.packets);
     clear(grid);
     for (const x of list) {
-      const t = h('div', { class: 'tile', 'data-key': x.key, 'data-addr': x.addr,
-        style: `border-color: ${colourOf(x.key)}`, title: x.key },
+      const t = h('div', { class: 'tile', 'data-key': x.group, 'data-addr': x.addr,
+        style: `border-color: ${colourOf(x.group)}`, title: x.key },
         h('div', { class: 'addr' }, x.addr),
         h('div', {}, `${x.cc || '??'} · ${x.packets} pkts`),
         h('div', { class: 'muted' }, x.key.split('|').slice(0, 3).join(' ')));
       t.addEventListener('click', () => { location.hash = '#/host/' + encodeURIComponent(x.addr); });
       t.addEventListener('mouseenter', () => {
-        for (const o of grid.children) o.classList.toggle('hl', o.dataset.key === x.key);
+        for (const o of grid.children) o.classList.toggle('hl', o.dataset.key === x.group);
       });
       grid.append(t);
     }
@@ -75,10 +93,10 @@ export function mount(el, ctx) {
       ? `${list.length} active hosts in ${groups.size} behaviour groups (regrouped every 30 s; ` +
         'hover a tile to highlight hosts that behave the same)'
       : 'Waiting for live packets…';
-    window.darkscope.tiles = { hosts: list.length, groups: groups.size };
+    window.darkscope.tiles = { hosts: list.length, groups: groups.size, server: !!server };
     window.darkscope.frames++;
   }
   const first = setTimeout(regroup, 2000);
   const timer = setInterval(regroup, REGROUP_MS);
-  return () => { off(); clearTimeout(first); clearInterval(timer); };
+  return () => { alive = false; off(); clearTimeout(first); clearInterval(timer); };
 }
