@@ -795,10 +795,11 @@ int ds_query_host(struct ds_store *s, const char *addr, json_t **out, struct ds_
         return rc;
     ds_addr_format(&a, canon);
     sqlite3_stmt *st;
-    if ((rc = prepare(s, "SELECT " HOST_AGG " FROM host WHERE addr = ? AND ingest IN (SELECT id"
+    if ((rc = prepare(s,
+                      "SELECT " HOST_AGG " FROM host WHERE addr = ? AND ingest IN (SELECT id"
                       " FROM ingest WHERE status IN ('done', 'live', 'interrupted'))"
-                      " GROUP BY addr", &st, err)) <
-        0)
+                      " GROUP BY addr",
+                      &st, err)) < 0)
         return rc;
     sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
     json_t *h = NULL;
