@@ -258,10 +258,10 @@ json_t *ds_groups_json(struct ds_groups *g, size_t max_hosts,
                 for (size_t m = 0; m < k[i].n && shown < max_hosts; m++, shown++) {
                     const struct ds_group_host *x = &v[k[i].first + m];
                     char a[DS_ADDR_STRLEN];
-                    json_array_append_new(
-                        hosts, json_pack("{s:s, s:s, s:s, s:I}", "address",
-                                         ds_addr_format(&x->addr, a), "key", x->key, "country",
-                                         x->cc, "packets", (json_int_t)x->packets));
+                    json_array_append_new(hosts, json_pack("{s:s, s:s, s:s, s:I}", "address",
+                                                           ds_addr_format(&x->addr, a), "key",
+                                                           x->key, "country", x->cc, "packets",
+                                                           (json_int_t)x->packets));
                 }
             }
             /* a stable id: FNV-1a of the group's main key */
@@ -270,16 +270,16 @@ json_t *ds_groups_json(struct ds_groups *g, size_t max_hosts,
                 hsh = (hsh ^ (uint8_t)*c) * 1099511628211ULL;
             char id[24];
             snprintf(id, sizeof id, "g%016llx", (unsigned long long)hsh);
-            json_array_append_new(
-                groups, json_pack("{s:s, s:s, s:o, s:I, s:I, s:o}", "id", id, "key", k[best].key,
-                                  "keys", keys, "size", (json_int_t)og[gi].size, "packets",
-                                  (json_int_t)og[gi].packets, "hosts", hosts));
+            json_array_append_new(groups, json_pack("{s:s, s:s, s:o, s:I, s:I, s:o}", "id", id,
+                                                    "key", k[best].key, "keys", keys, "size",
+                                                    (json_int_t)og[gi].size, "packets",
+                                                    (json_int_t)og[gi].packets, "hosts", hosts));
         }
     }
     char t[40];
-    json_t *out = json_pack("{s:s?, s:I, s:I, s:o}", "at",
-                            at ? ds_time_format_ns(at, t, sizeof t) : NULL, "hosts", (json_int_t)n,
-                            "groups_total", (json_int_t)ng, "groups", groups);
+    json_t *out =
+        json_pack("{s:s?, s:I, s:I, s:o}", "at", at ? ds_time_format_ns(at, t, sizeof t) : NULL,
+                  "hosts", (json_int_t)n, "groups_total", (json_int_t)ng, "groups", groups);
     free(og);
     free(slot);
     free(k);

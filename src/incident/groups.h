@@ -32,7 +32,7 @@ struct ds_group_host {
 struct ds_groups {
     pthread_mutex_t mu;
     int nshards;
-    size_t cap; /* hosts kept per shard (the busiest) */
+    size_t cap;                  /* hosts kept per shard (the busiest) */
     struct ds_group_host **list; /* [shard] */
     size_t *n;                   /* [shard] */
     uint64_t at_ns;              /* packet time of the newest publication */
