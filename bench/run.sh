@@ -3,6 +3,14 @@
 # (bench_pcap_floor) over the same page-cached 10,000,000-packet darknet capture.
 # Prints each timing and the ratio analyze/floor (lower is better; 1.0 = as fast as merely
 # reading the file with libpcap). Usage: bench/run.sh BUILD_DIR
+# Then, each in its own script and each skipped with its variable set to 1:
+#   BENCH_SKIP_PACKET  the packet path above (analyze, stages, --db against the floor)
+#   BENCH_SKIP_HOSTS   memory per tracked host (bench_hosts)
+#   BENCH_SKIP_STORE   a simulated year of statistics (bench_store)
+#   BENCH_SKIP_ALERTING  what a 10,000-organisation registry costs (bench/alerting.sh)
+#   BENCH_SKIP_LATENCY   alert latency at 1x replay to a webhook (bench/alert_latency.sh)
+#   BENCH_SKIP_UI        Atlas and Cube fps in headless Chromium (bench/ui.sh)
+#   BENCH_SKIP_API       API p99 over the simulated year (bench/api.sh)
 set -euo pipefail
 build=${1:-build}
 bin=$build/darkscope
@@ -33,6 +41,8 @@ best() {
   echo "$best_t"
 }
 
+skip() { [ "${!1:-0}" = 1 ]; }
+if ! skip BENCH_SKIP_PACKET; then
 cat "$pcap" >/dev/null   # page cache
 packets=$("$floor" "$pcap" | awk '{print $1}')
 echo "file: $pcap ($packets packets, $bytes bytes, $(jq .sources "$data/darknet-10M.truth.json" 2>/dev/null || echo '?') sources)"
@@ -80,10 +90,27 @@ printf 'RATIO analyze --db/floor (1 worker): %.2f (target 1.5); 2 workers: %.2fx
   "$(echo "$t_db1 / $t_floor" | bc -l)" "$(echo "$t_db1 / $t_db2" | bc -l)"
 printf 'RATIO analyze/floor (reader + 2 shards): %.2f; speed-up over 1 thread: %.2fx\n' \
   "$(echo "$t_an2 / $t_floor" | bc -l)" "$(echo "$t_an1 / $t_an2" | bc -l)"
+fi
 
+if ! skip BENCH_SKIP_HOSTS; then
 echo
 echo "memory per tracked host (bench_hosts, 10 million distinct sources):"
 "$build/bench/bench_hosts" "${BENCH_HOSTS:-10000000}"
+fi
+if ! skip BENCH_SKIP_STORE; then
 echo
 echo "a simulated year of statistics (bench_store; the store is built once and cached):"
 "$build/bench/bench_store" "$data/year.db" "${BENCH_DAYS:-365}"
+fi
+
+here=$(dirname "$0")
+section() { # VAR title script
+  skip "$1" && return 0
+  echo
+  echo "$2"
+  bash "$here/$3" "$build" || echo "bench: $3 failed (status $?)"
+}
+section BENCH_SKIP_ALERTING "what alerting costs (bench/alerting.sh):" alerting.sh
+section BENCH_SKIP_LATENCY "alert latency (bench/alert_latency.sh):" alert_latency.sh
+section BENCH_SKIP_UI "the workbench's live views (bench/ui.sh):" ui.sh
+section BENCH_SKIP_API "the API over a simulated year (bench/api.sh):" api.sh
