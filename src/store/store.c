@@ -296,7 +296,13 @@ static int db_err(struct ds_store *s, struct ds_err *err, const char *what)
              : code == SQLITE_READONLY ? -EROFS
              : code == SQLITE_BUSY     ? -EBUSY
                                        : -EIO;
-    return ds_err_set(err, rc, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    ds_err_set(err, rc, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    /* a failed step leaves its statement active, and an active statement makes the next
+     * COMMIT or ROLLBACK fail ("SQL statements in progress"): reset them all */
+    for (int i = 0; i < ST_COUNT; i++)
+        if (s->st[i])
+            sqlite3_reset(s->st[i]);
+    return rc;
 }
 
 static int exec(struct ds_store *s, const char *sql, struct ds_err *err)
