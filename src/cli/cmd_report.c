@@ -137,33 +137,9 @@ static const struct ds_option report_options[] = {
 };
 #define N_OPTS (sizeof report_options / sizeof report_options[0])
 
-/* Tables and CSV show a DoS attack's busiest victim ports as "80:1200 443:31". */
-static void flatten_ports(json_t *list)
-{
-    size_t i;
-    json_t *a;
-    json_array_foreach(list, i, a)
-    {
-        json_t *ports = json_object_get(a, "top_victim_ports");
-        char text[256] = "";
-        size_t n = 0, k;
-        json_t *p;
-        json_array_foreach(ports, k, p)
-        {
-            int w = snprintf(text + n, sizeof text - n,
-                             "%s%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT, n ? " " : "",
-                             json_integer_value(json_object_get(p, "port")),
-                             json_integer_value(json_object_get(p, "packets")));
-            if (w < 0 || (size_t)w >= sizeof text - n)
-                break;
-            n += (size_t)w;
-        }
-        json_object_set_new(a, "top_victim_ports", json_string(text));
-    }
-}
-
-/* ... and a campaign's busiest sources as "192.0.2.7:1200 192.0.2.9:31". */
-static void flatten_sources(json_t *list)
+/* Tables and CSV show a list member of each row as one text: "80:1200 443:31" (name and
+ * count members) or "192.0.2.7 192.0.2.9" (count NULL). */
+static void flatten(json_t *list, const char *member, const char *name, const char *count)
 {
     size_t i;
     json_t *a;
@@ -172,38 +148,23 @@ static void flatten_sources(json_t *list)
         char text[512] = "";
         size_t n = 0, k;
         json_t *p;
-        json_array_foreach(json_object_get(a, "top_sources"), k, p)
+        json_array_foreach(json_object_get(a, member), k, p)
         {
-            int w = snprintf(text + n, sizeof text - n, "%s%s:%" JSON_INTEGER_FORMAT, n ? " " : "",
-                             json_string_value(json_object_get(p, "address")),
-                             json_integer_value(json_object_get(p, "packets")));
+            json_t *nv = json_object_get(p, name);
+            char ntext[64];
+            if (json_is_string(nv))
+                snprintf(ntext, sizeof ntext, "%s", json_string_value(nv));
+            else
+                snprintf(ntext, sizeof ntext, "%" JSON_INTEGER_FORMAT, json_integer_value(nv));
+            int w =
+                count ? snprintf(text + n, sizeof text - n, "%s%s:%" JSON_INTEGER_FORMAT,
+                                 n ? " " : "", ntext, json_integer_value(json_object_get(p, count)))
+                      : snprintf(text + n, sizeof text - n, "%s%s", n ? " " : "", ntext);
             if (w < 0 || (size_t)w >= sizeof text - n)
                 break;
             n += (size_t)w;
         }
-        json_object_set_new(a, "top_sources", json_string(text));
-    }
-}
-
-/* ... and a candidate's driving hosts as their addresses. */
-static void flatten_hosts(json_t *list)
-{
-    size_t i;
-    json_t *a;
-    json_array_foreach(list, i, a)
-    {
-        char text[512] = "";
-        size_t n = 0, k;
-        json_t *p;
-        json_array_foreach(json_object_get(a, "top_hosts"), k, p)
-        {
-            int w = snprintf(text + n, sizeof text - n, "%s%s", n ? " " : "",
-                             json_string_value(json_object_get(p, "address")));
-            if (w < 0 || (size_t)w >= sizeof text - n)
-                break;
-            n += (size_t)w;
-        }
-        json_object_set_new(a, "top_hosts", json_string(text));
+        json_object_set_new(a, member, json_string(text));
     }
 }
 
@@ -336,18 +297,18 @@ static int report_run(int argc, char **argv)
         struct ds_dos_query dq = {.period = per, .victim = s.victim};
         rc = ds_query_dos(store, &dq, &out, &err);
         if (rc == 0 && s.format != DS_FORMAT_JSON)
-            flatten_ports(out);
+            flatten(out, "top_victim_ports", "port", "packets");
     } else if (!strcmp(kind, "campaigns")) {
         struct ds_campaign_query cq = {
             .period = per, .source = s.source, .exclude_research = s.exclude_research};
         rc = ds_query_campaigns(store, &cq, &out, &err);
         if (rc == 0 && s.format != DS_FORMAT_JSON)
-            flatten_sources(out);
+            flatten(out, "top_sources", "address", "packets");
     } else if (!strcmp(kind, "outbreaks")) {
         struct ds_outbreak_query oq = {.period = per};
         rc = ds_query_outbreaks(store, &oq, &out, &err);
         if (rc == 0 && s.format != DS_FORMAT_JSON)
-            flatten_hosts(out);
+            flatten(out, "top_hosts", "address", NULL);
     } else if (!strcmp(kind, "hosts")) {
         rc = ds_query_hosts(store, &per, (size_t)s.top, s.exclude_research, &out, &err);
     } else if (!strcmp(kind, "host")) {
