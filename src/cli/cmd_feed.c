@@ -133,24 +133,6 @@ static void usage(FILE *f)
     ds_options_help(feed_options, N_OPTS, f);
 }
 
-static int load_settings(struct feed_settings *s, int argc, char **argv, struct ds_strlist *pos,
-                         struct ds_err *err)
-{
-    int rc = ds_options_defaults(feed_options, N_OPTS, s, err);
-    if (rc < 0)
-        return rc;
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-        if (path && (rc = ds_options_parse_file(feed_options, N_OPTS, s, path, err)) < 0)
-            return rc;
-    }
-    return ds_options_parse_argv(feed_options, N_OPTS, s, argc, argv, pos, err);
-}
-
 /* The query from the settings: 0, or a negative code with err naming the bad value. */
 static int make_query(const struct feed_settings *s, struct ds_feed_query *q, struct ds_err *err)
 {
@@ -189,7 +171,7 @@ static int feed_run(int argc, char **argv)
     FILE *out = NULL;
     int status = DS_EXIT_USAGE;
 
-    if (load_settings(&s, argc, argv, &pos, &err) < 0) {
+    if (ds_options_load(feed_options, N_OPTS, &s, argc, argv, &pos, &err) < 0) {
         fprintf(stderr, "darkscope feed: %s\n", err.msg);
         usage(stderr);
         goto done;

@@ -189,24 +189,6 @@ static void usage(FILE *f)
     ds_options_help(report_options, N_OPTS, f);
 }
 
-static int load_settings(struct report_settings *s, int argc, char **argv, struct ds_strlist *pos,
-                         struct ds_err *err)
-{
-    int rc = ds_options_defaults(report_options, N_OPTS, s, err);
-    if (rc < 0)
-        return rc;
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-        if (path && (rc = ds_options_parse_file(report_options, N_OPTS, s, path, err)) < 0)
-            return rc;
-    }
-    return ds_options_parse_argv(report_options, N_OPTS, s, argc, argv, pos, err);
-}
-
 static int report_run(int argc, char **argv)
 {
     struct report_settings s = {0};
@@ -217,7 +199,7 @@ static int report_run(int argc, char **argv)
     int status = DS_EXIT_USAGE;
     const char *csv_list = NULL;
 
-    if (load_settings(&s, argc, argv, &pos, &err) < 0) {
+    if (ds_options_load(report_options, N_OPTS, &s, argc, argv, &pos, &err) < 0) {
         fprintf(stderr, "darkscope report: %s\n", err.msg);
         usage(stderr);
         goto done;

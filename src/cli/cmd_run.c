@@ -19,6 +19,7 @@
 #include "analyze/engine.h"
 #include "analyze/metrics.h"
 #include "capture/capture.h"
+#include "cli/analysis.h"
 #include "cli/cli.h"
 #include "cli/stored.h"
 #include "core/darknet.h"
@@ -37,27 +38,12 @@ struct run_settings {
     struct ds_strlist replay;
     char *speed;
     char *filter;
-    struct ds_strlist darknet;
-    struct ds_strlist darknet_file;
-    long threads;
     long snaplen;
     bool immediate;
     bool promisc;
     long buffer_mb;
     char *db;
-    char *archive;
-    long archive_period;
-    long archive_zstd;
-    char *geo_country;
-    char *geo_asn;
-    struct ds_strlist research;
-    bool no_research_default;
-    long host_idle;
-    long max_hosts;
-    long hscan_dsts;
-    long vscan_ports;
-    long dos_min_packets, dos_min_duration, dos_min_ppm, dos_expiry;
-    long campaign_expiry;
+    struct ds_analysis_settings an; /* the options shared with analyze */
     char *http_listen;
     char *tls_cert, *tls_key;
     char *web_dir;
@@ -117,26 +103,6 @@ static const struct ds_option run_options[] = {
      .offset = OPT(filter),
      .metavar = "BPF",
      .help = "BPF filter expression"},
-    {.name = "darknet",
-     .short_name = 'd',
-     .type = DS_OPT_LIST,
-     .offset = OPT(darknet),
-     .metavar = "CIDR[,CIDR]",
-     .help = "monitored prefixes, v4 or v6 (default: every destination)"},
-    {.name = "darknet-file",
-     .type = DS_OPT_LIST,
-     .offset = OPT(darknet_file),
-     .metavar = "FILE",
-     .help = "read monitored prefixes from a file, one or more per line, # comments"},
-    {.name = "threads",
-     .short_name = 'T',
-     .type = DS_OPT_INT,
-     .offset = OPT(threads),
-     .def = "1",
-     .min = 1,
-     .max = 256,
-     .metavar = "N",
-     .help = "shard workers (1: single thread; N>1: a reader plus N shard threads)"},
     {.name = "snaplen",
      .short_name = 's',
      .type = DS_OPT_INT,
@@ -170,120 +136,11 @@ static const struct ds_option run_options[] = {
      .offset = OPT(db),
      .metavar = "PATH",
      .help = "the store: statistics, host profiles, registry, alerts, outbox (required)"},
-    {.name = "archive",
-     .type = DS_OPT_STRING,
-     .offset = OPT(archive),
-     .metavar = "DIR",
-     .help = "also write every packet read to rotated capture files here (docs/archive.md)"},
-    {.name = "archive-period",
-     .type = DS_OPT_INT,
-     .offset = OPT(archive_period),
-     .def = "3600",
-     .min = 60,
-     .max = 86400,
-     .metavar = "SECONDS",
-     .help = "archive: one file per this much packet time"},
-    {.name = "archive-zstd",
-     .type = DS_OPT_INT,
-     .offset = OPT(archive_zstd),
-     .def = "3",
-     .min = 0,
-     .max = 19,
-     .metavar = "LEVEL",
-     .help = "archive: zstd level (0: plain .pcap)"},
-    {.name = "geo-country",
-     .type = DS_OPT_STRING,
-     .offset = OPT(geo_country),
-     .def = DS_DATA_DIR "/geo/country.mmdb",
-     .metavar = "MMDB",
-     .help = "country database (GeoLite2 or ip-location-db layout)"},
-    {.name = "geo-asn",
-     .type = DS_OPT_STRING,
-     .offset = OPT(geo_asn),
-     .def = DS_DATA_DIR "/geo/asn.mmdb",
-     .metavar = "MMDB",
-     .help = "ASN database (GeoLite2-ASN layout)"},
-    {.name = "research",
-     .type = DS_OPT_LIST,
-     .offset = OPT(research),
-     .metavar = "FILE",
-     .help = "more research-scanner ranges: text list or MISP warninglist JSON"},
-    {.name = "no-research-default",
-     .type = DS_OPT_BOOL,
-     .offset = OPT(no_research_default),
-     .help = "do not load the project's own list (" DS_DATA_DIR "/research-scanners.txt)"},
-    {.name = "host-idle",
-     .type = DS_OPT_INT,
-     .offset = OPT(host_idle),
-     .def = "86400",
-     .min = 0,
-     .max = 31536000,
-     .metavar = "SECONDS",
-     .help = "flush and forget hosts idle this long in packet time (0: keep all)"},
-    {.name = "max-hosts",
-     .type = DS_OPT_INT,
-     .offset = OPT(max_hosts),
-     .def = "8000000",
-     .min = 0,
-     .max = LONG_MAX,
-     .metavar = "N",
-     .help = "host profiles held in memory (~140 bytes each; the oldest go first; 0: no limit)"},
-    {.name = "hscan-dsts",
-     .type = DS_OPT_INT,
-     .offset = OPT(hscan_dsts),
-     .def = "25",
-     .min = 1,
-     .max = 255,
-     .metavar = "N",
-     .help = "horizontal scan: this many destinations within 5 minutes"},
-    {.name = "vscan-ports",
-     .type = DS_OPT_INT,
-     .offset = OPT(vscan_ports),
-     .def = "15",
-     .min = 1,
-     .max = 255,
-     .metavar = "N",
-     .help = "vertical scan: this many ports within 5 minutes"},
-    {.name = "dos-min-packets",
-     .type = DS_OPT_INT,
-     .offset = OPT(dos_min_packets),
-     .def = "25",
-     .min = 1,
-     .max = 1000000000,
-     .metavar = "N",
-     .help = "DoS inference (with --db): an attack has at least this many backscatter packets"},
-    {.name = "dos-min-duration",
-     .type = DS_OPT_INT,
-     .offset = OPT(dos_min_duration),
-     .def = "60",
-     .min = 0,
-     .max = 86400,
-     .metavar = "SECONDS",
-     .help = "DoS inference: an attack lasts at least this long"},
-    {.name = "dos-min-ppm",
-     .type = DS_OPT_INT,
-     .offset = OPT(dos_min_ppm),
-     .def = "30",
-     .min = 1,
-     .max = 1000000000,
-     .metavar = "N",
-     .help = "DoS inference: peak packets per minute (60 s windows sliding by 10 s)"},
-    {.name = "dos-expiry",
-     .type = DS_OPT_INT,
-     .offset = OPT(dos_expiry),
-     .def = "300",
-     .min = 10,
-     .max = 86400,
-     .metavar = "SECONDS",
-     .help = "DoS inference: an attack vector ends after this long without backscatter"},
-    {.name = "campaign-expiry",
-     .type = DS_OPT_INT,
-     .offset = OPT(campaign_expiry),
-     .def = "3600",
-     .min = 10,
-     .max = 30 * 86400,
-     .metavar = "SECONDS",
-     .help = "reflector hunting (with --db): a campaign ends after this long without a probe"},
+    {.name = "analysis",
+     .type = DS_OPT_GROUP,
+     .offset = OPT(an),
+     .group = ds_analysis_options,
+     .group_n = DS_ANALYSIS_N_OPTIONS},
     {.name = "http",
      .type = DS_OPT_STRING,
      .offset = OPT(http_listen),
@@ -606,27 +463,6 @@ static void policy_from(const struct run_settings *s, struct ds_alerts_config *a
     ac->templates_dir = s->templates;
 }
 
-/* Loads --config first so that flags override it. */
-static int load_settings(struct run_settings *s, int argc, char *const *argv, bool argv_too,
-                         struct ds_err *err)
-{
-    int rc = ds_options_defaults(run_options, N_OPTS, s, err);
-    if (rc < 0)
-        return rc;
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-        if (path && (rc = ds_options_parse_file(run_options, N_OPTS, s, path, err)) < 0)
-            return rc;
-    }
-    if (!argv_too)
-        return 0;
-    return ds_options_parse_argv(run_options, N_OPTS, s, argc, (char **)argv, NULL, err);
-}
-
 /* SIGHUP: reopen the log, re-read the config (the alert policy takes effect; other changes
  * need a restart and are named), reload the registry. A bad config keeps the running one. */
 static void reload(struct daemon *d)
@@ -635,7 +471,7 @@ static void reload(struct daemon *d)
     if (d->log_file && open_log(d->log_file, &err) < 0)
         ds_error("run", "SIGHUP: %s (logging continues to the old file)", err.msg);
     struct run_settings s = {0};
-    int rc = load_settings(&s, d->argc, (char *const *)d->argv, true, &err);
+    int rc = ds_options_load(run_options, N_OPTS, &s, d->argc, (char **)d->argv, NULL, &err);
     if (rc < 0) {
         ds_error("run", "SIGHUP: the configuration was not reloaded: %s", err.msg);
     } else {
@@ -780,7 +616,7 @@ static int run_run(int argc, char **argv)
     int status = DS_EXIT_USAGE;
     ds_darknet_init(&dn);
 
-    if (load_settings(&s, argc, argv, true, &err) < 0) {
+    if (ds_options_load(run_options, N_OPTS, &s, argc, (char **)argv, NULL, &err) < 0) {
         fprintf(stderr, "darkscope run: %s\n", err.msg);
         usage(stderr);
         goto out;
@@ -812,13 +648,8 @@ static int run_run(int argc, char **argv)
         usage(stderr);
         goto out;
     }
-    for (size_t i = 0; i < s.darknet.n; i++)
-        if (ds_darknet_add_list(&dn, s.darknet.v[i], "--darknet", &err) < 0)
-            goto bad;
-    for (size_t i = 0; i < s.darknet_file.n; i++)
-        if (ds_darknet_add_file(&dn, s.darknet_file.v[i], &err) < 0)
-            goto bad;
-    ds_darknet_finish(&dn);
+    if (ds_analysis_darknet(&s.an, &dn, &err) < 0)
+        goto bad;
     if (s.smtp_password_file && read_secret(s.smtp_password_file, &smtp_password, &err) < 0)
         goto bad;
     if (s.log_file) {
@@ -830,17 +661,8 @@ static int run_run(int argc, char **argv)
     d.live = s.iface.n > 0;
 
     status = DS_EXIT_FAIL;
-    struct ds_stored_opts so = {
-        .db = s.db,
-        .read = (const char *const *)s.replay.v,
-        .n_read = s.replay.n,
-        .geo_country = s.geo_country,
-        .geo_asn = s.geo_asn,
-        .research = (const char *const *)s.research.v,
-        .n_research = s.research.n,
-        .no_research_default = s.no_research_default,
-        .cmd = "run",
-    };
+    struct ds_stored_opts so;
+    ds_analysis_stored_opts(&s.an, s.db, &s.replay, "run", &so);
     if (ds_stored_setup(&st, &so, &err) < 0)
         goto bad;
     if (ds_regwatch_open(&d.reg, s.db, &err) < 0)
@@ -850,11 +672,10 @@ static int run_run(int argc, char **argv)
     bool read_any = d.live || st.n_inputs > 0;
     int64_t ingest = 0;
     if (read_any) {
-        char *dtext = ds_darknet_text((const char *const *)s.darknet.v, s.darknet.n,
-                                      (const char *const *)s.darknet_file.v, s.darknet_file.n);
+        char *dtext = ds_analysis_darknet_text(&s.an);
         struct ds_ingest_info ii = {.darknet = dtext,
                                     .monitored = ds_darknet_v4_addresses(&dn),
-                                    .threads = (int)s.threads,
+                                    .threads = (int)s.an.threads,
                                     .files = st.files,
                                     .n_files = st.n_files,
                                     .scanners = st.scanners,
@@ -899,7 +720,7 @@ static int run_run(int argc, char **argv)
             goto bad;
         }
         d.have_tap = true;
-        if (ds_groups_init(&d.groups, (int)s.threads, 5000) < 0) {
+        if (ds_groups_init(&d.groups, (int)s.an.threads, 5000) < 0) {
             ds_err_set(&err, -ENOMEM, "out of memory");
             goto bad;
         }
@@ -947,43 +768,28 @@ static int run_run(int argc, char **argv)
         };
         if (ds_source_open(&d.src, &co, &err) < 0)
             goto bad;
-        if (s.archive) {
-            struct ds_archive_config arc;
-            ds_archive_config_init(&arc);
-            arc.dir = s.archive;
-            arc.period_s = (uint32_t)s.archive_period;
-            arc.zstd_level = (int)s.archive_zstd;
-            if (ds_archive_open(&arch, &arc, &err) < 0)
-                goto bad;
-        }
+        if (ds_analysis_archive(&s.an, &arch, &err) < 0)
+            goto bad;
         if (!(sum = calloc(1, sizeof *sum))) {
             ds_err_set(&err, -ENOMEM, "out of memory");
             goto bad;
         }
-        struct ds_shard_config shc = {
-            .geo = st.geo,
-            .scanners = st.scanners,
-            .monitored = ds_darknet_v4_addresses(&dn),
-            .hscan_dsts = (uint32_t)s.hscan_dsts,
-            .vscan_ports = (uint32_t)s.vscan_ports,
-            .idle_intervals = (uint32_t)((s.host_idle + 299) / 300),
-            .max_hosts = (size_t)s.max_hosts / (size_t)s.threads,
-            .registry = &d.reg->cur,
-            .alerts = ds_alerts_sink(d.alerts),
-            .alert_update_ns = (uint64_t)s.alert_update * 1000000000u,
-            .metrics = &d.metrics,
-            .groups = d.have_groups ? &d.groups : NULL,
-        };
-        struct ds_campaign_config campc = {.expiry_s = (uint64_t)s.campaign_expiry};
-        struct ds_dos_config dosc = {.min_packets = (uint64_t)s.dos_min_packets,
-                                     .min_duration_s = (uint64_t)s.dos_min_duration,
-                                     .min_ppm = (uint32_t)s.dos_min_ppm,
-                                     .expiry_s = (uint64_t)s.dos_expiry};
+        struct ds_shard_config shc;
+        ds_analysis_shard_config(&s.an, &dn, &st, &shc);
+        shc.registry = &d.reg->cur;
+        shc.alerts = ds_alerts_sink(d.alerts);
+        shc.alert_update_ns = (uint64_t)s.alert_update * 1000000000u;
+        shc.metrics = &d.metrics;
+        shc.groups = d.have_groups ? &d.groups : NULL;
+        struct ds_campaign_config campc;
+        ds_analysis_campaign_config(&s.an, &campc);
+        struct ds_dos_config dosc;
+        ds_analysis_dos_config(&s.an, &dosc);
         struct ds_engine_opts eo = {
             .dos = &dosc,
             .campaign = &campc,
             .darknet = &dn,
-            .workers = (int)s.threads,
+            .workers = (int)s.an.threads,
             .shard = &shc,
             .sink = ds_store_sink(st.store),
             .archive = arch,

@@ -133,17 +133,7 @@ static int serve_run(int argc, char **argv)
     struct ds_regwatch *reg = NULL;
     struct ds_web web = {0};
     int status = DS_EXIT_USAGE;
-    int rc = ds_options_defaults(serve_options, N_OPTS, &s, &err);
-    for (int i = 1; rc == 0 && i < argc; i++) {
-        const char *path = NULL;
-        if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-        if (path)
-            rc = ds_options_parse_file(serve_options, N_OPTS, &s, path, &err);
-    }
-    if (rc < 0 || ds_options_parse_argv(serve_options, N_OPTS, &s, argc, argv, NULL, &err) < 0) {
+    if (ds_options_load(serve_options, N_OPTS, &s, argc, argv, NULL, &err) < 0) {
         fprintf(stderr, "darkscope serve: %s\n", err.msg);
         usage(stderr);
         goto out;

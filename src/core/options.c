@@ -40,20 +40,38 @@ static const void *cfield(const void *obj, const struct ds_option *o)
     return (const char *)obj + o->offset;
 }
 
-static const struct ds_option *find_long(const struct ds_option *tab, size_t n, const char *name,
-                                         size_t len)
+/* Finds an option by long name, descending into groups; *objp becomes the struct it sets. */
+static const struct ds_option *find_long(const struct ds_option *tab, size_t n, void *obj,
+                                         const char *name, size_t len, void **objp)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strlen(tab[i].name) == len && !strncmp(tab[i].name, name, len))
+    for (size_t i = 0; i < n; i++) {
+        if (tab[i].type == DS_OPT_GROUP) {
+            const struct ds_option *o =
+                find_long(tab[i].group, tab[i].group_n, field(obj, &tab[i]), name, len, objp);
+            if (o)
+                return o;
+        } else if (strlen(tab[i].name) == len && !strncmp(tab[i].name, name, len)) {
+            *objp = obj;
             return &tab[i];
+        }
+    }
     return NULL;
 }
 
-static const struct ds_option *find_short(const struct ds_option *tab, size_t n, char c)
+static const struct ds_option *find_short(const struct ds_option *tab, size_t n, void *obj, char c,
+                                          void **objp)
 {
-    for (size_t i = 0; i < n; i++)
-        if (tab[i].short_name == c)
+    for (size_t i = 0; i < n; i++) {
+        if (tab[i].type == DS_OPT_GROUP) {
+            const struct ds_option *o =
+                find_short(tab[i].group, tab[i].group_n, field(obj, &tab[i]), c, objp);
+            if (o)
+                return o;
+        } else if (tab[i].short_name == c) {
+            *objp = obj;
             return &tab[i];
+        }
+    }
     return NULL;
 }
 
@@ -129,6 +147,8 @@ static int set_value(const struct ds_option *o, void *obj, const char *value, co
             return ds_err_set(err, -EINVAL, "%s: %s must be one of %s, not '%s'", where, o->name,
                               list, value);
         }
+    case DS_OPT_GROUP:
+        break;
     }
     return ds_err_set(err, -EINVAL, "%s: %s has an unknown type", where, o->name);
 }
@@ -139,6 +159,12 @@ int ds_options_defaults(const struct ds_option *tab, size_t n, void *obj, struct
         const struct ds_option *o = &tab[i];
         void *f = field(obj, o);
         switch (o->type) {
+        case DS_OPT_GROUP: {
+            int rc = ds_options_defaults(o->group, o->group_n, f, err);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
         case DS_OPT_BOOL:
             *(bool *)f = false;
             break;
@@ -167,10 +193,11 @@ int ds_options_defaults(const struct ds_option *tab, size_t n, void *obj, struct
 int ds_options_set(const struct ds_option *tab, size_t n, void *obj, const char *name,
                    const char *value, const char *where, struct ds_err *err)
 {
-    const struct ds_option *o = find_long(tab, n, name, strlen(name));
+    void *at = obj;
+    const struct ds_option *o = find_long(tab, n, obj, name, strlen(name), &at);
     if (!o || o->cli_only)
         return ds_err_set(err, -EINVAL, "%s: unknown setting '%s'", where, name);
-    return set_value(o, obj, value, where, err);
+    return set_value(o, at, value, where, err);
 }
 
 int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int argc, char **argv,
@@ -180,6 +207,7 @@ int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const struct ds_option *o = NULL;
+        void *at = obj; /* the struct o sets (a group's, for shared options) */
         const char *value = NULL;
         char flag[160];
         if (only_pos || a[0] != '-' || a[1] == '\0') {
@@ -197,11 +225,11 @@ int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int 
             const char *name = a + 2;
             const char *eq = strchr(name, '=');
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
-            o = find_long(tab, n, name, len);
+            o = find_long(tab, n, obj, name, len, &at);
             if (!o && len > 3 && !strncmp(name, "no-", 3)) {
-                const struct ds_option *neg = find_long(tab, n, name + 3, len - 3);
+                const struct ds_option *neg = find_long(tab, n, obj, name + 3, len - 3, &at);
                 if (neg && neg->type == DS_OPT_BOOL && !eq) {
-                    *(bool *)field(obj, neg) = false;
+                    *(bool *)field(at, neg) = false;
                     continue;
                 }
             }
@@ -211,7 +239,7 @@ int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int 
             if (eq)
                 value = eq + 1;
         } else {
-            o = find_short(tab, n, a[1]);
+            o = find_short(tab, n, obj, a[1], &at);
             if (!o)
                 return ds_err_set(err, -EINVAL, "unknown option '-%c'", a[1]);
             snprintf(flag, sizeof flag, "-%c", a[1]);
@@ -220,7 +248,7 @@ int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int 
         }
         if (!value) {
             if (o->type == DS_OPT_BOOL) {
-                *(bool *)field(obj, o) = true;
+                *(bool *)field(at, o) = true;
                 continue;
             }
             if (i + 1 >= argc)
@@ -228,11 +256,33 @@ int ds_options_parse_argv(const struct ds_option *tab, size_t n, void *obj, int 
                                   o->metavar ? o->metavar : "VALUE");
             value = argv[++i];
         }
-        int rc = set_value(o, obj, value, flag, err);
+        int rc = set_value(o, at, value, flag, err);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+int ds_options_load(const struct ds_option *tab, size_t n, void *obj, int argc, char **argv,
+                    struct ds_strlist *positional, struct ds_err *err)
+{
+    int rc = ds_options_defaults(tab, n, obj, err);
+    void *at;
+    const struct ds_option *c = find_long(tab, n, obj, "config", 6, &at);
+    char cshort[3] = {'-', c ? c->short_name : 0, 0};
+    for (int i = 1; i < argc && rc == 0; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        const char *path = NULL;
+        if ((!strcmp(argv[i], "--config") || (cshort[1] && !strcmp(argv[i], cshort))) &&
+            i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path)
+            rc = ds_options_parse_file(tab, n, obj, path, err);
+    }
+    return rc < 0 ? rc : ds_options_parse_argv(tab, n, obj, argc, argv, positional, err);
 }
 
 static char *trim(char *s)
@@ -304,6 +354,10 @@ void ds_options_dump(const struct ds_option *tab, size_t n, const void *obj, FIL
         if (o->cli_only)
             continue;
         const void *v = cfield(obj, o);
+        if (o->type == DS_OPT_GROUP) {
+            ds_options_dump(o->group, o->group_n, v, f);
+            continue;
+        }
         fprintf(f, "# %s\n", o->help);
         switch (o->type) {
         case DS_OPT_BOOL:
@@ -331,6 +385,8 @@ void ds_options_dump(const struct ds_option *tab, size_t n, const void *obj, FIL
         case DS_OPT_ENUM:
             fprintf(f, "%s %s\n", o->name, o->choices[*(const int *)v]);
             break;
+        case DS_OPT_GROUP:
+            break;
         }
     }
 }
@@ -339,6 +395,10 @@ void ds_options_help(const struct ds_option *tab, size_t n, FILE *f)
 {
     for (size_t i = 0; i < n; i++) {
         const struct ds_option *o = &tab[i];
+        if (o->type == DS_OPT_GROUP) {
+            ds_options_help(o->group, o->group_n, f);
+            continue;
+        }
         char left[96];
         char shortp[8] = "    ";
         if (o->short_name)
@@ -359,7 +419,9 @@ void ds_options_free(const struct ds_option *tab, size_t n, void *obj)
 {
     for (size_t i = 0; i < n; i++) {
         void *f = field(obj, &tab[i]);
-        if (tab[i].type == DS_OPT_STRING) {
+        if (tab[i].type == DS_OPT_GROUP) {
+            ds_options_free(tab[i].group, tab[i].group_n, f);
+        } else if (tab[i].type == DS_OPT_STRING) {
             free(*(char **)f);
             *(char **)f = NULL;
         } else if (tab[i].type == DS_OPT_LIST) {

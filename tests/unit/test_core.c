@@ -204,12 +204,91 @@ static void test_options(void **st)
     ds_strlist_free(&pos);
 }
 
+/* A command's settings with the shared table above embedded as a group. */
+struct outer {
+    long level;
+    struct settings shared;
+    char *config;
+};
+static const struct ds_option outer_tab[] = {
+    {.name = "level",
+     .type = DS_OPT_INT,
+     .offset = offsetof(struct outer, level),
+     .def = "2",
+     .min = 0,
+     .max = 9,
+     .help = "a level"},
+    {.name = "shared",
+     .type = DS_OPT_GROUP,
+     .offset = offsetof(struct outer, shared),
+     .group = tab,
+     .group_n = NT},
+    {.name = "config",
+     .short_name = 'c',
+     .type = DS_OPT_STRING,
+     .offset = offsetof(struct outer, config),
+     .help = "config file",
+     .cli_only = true},
+};
+#define NO (sizeof outer_tab / sizeof outer_tab[0])
+
+static void test_options_group(void **st)
+{
+    (void)st;
+    char path[] = "/tmp/ds_optg_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs("level 4\nnum 9\nitem from-file\nmode a\n", f);
+    fclose(f);
+    /* defaults reach into the group; the file (found by -c) first, then the flags */
+    struct outer o;
+    struct ds_err err = {0};
+    char *argv[] = {"prog", "-n", "3", "-c", path, "--no-flag", "-i", "flag", "--level=6", NULL};
+    assert_int_equal(ds_options_load(outer_tab, NO, &o, 9, argv, NULL, &err), 0);
+    assert_int_equal(o.level, 6);
+    assert_int_equal(o.shared.num, 3);
+    assert_string_equal(o.shared.name, "x");
+    assert_int_equal(o.shared.mode, 0);
+    assert_int_equal(o.shared.list.n, 2);
+    assert_string_equal(o.shared.list.v[0], "from-file");
+    assert_string_equal(o.shared.list.v[1], "flag");
+    assert_false(o.shared.flag);
+    assert_string_equal(o.config, path);
+    /* a group's option is named like any other in errors */
+    char *bad[] = {"prog", "--num", "0", NULL};
+    struct outer b;
+    assert_int_equal(ds_options_load(outer_tab, NO, &b, 3, bad, NULL, &err), -ERANGE);
+    assert_string_equal(err.msg, "--num: num must be between 1 and 10, not 0");
+    ds_options_free(outer_tab, NO, &b);
+    /* the dump lists the group's settings in place and reads back the same */
+    f = fopen(path, "w");
+    ds_options_dump(outer_tab, NO, &o, f);
+    fclose(f);
+    struct outer t;
+    char *argv2[] = {"prog", "--config", path, NULL};
+    assert_int_equal(ds_options_load(outer_tab, NO, &t, 3, argv2, NULL, &err), 0);
+    assert_int_equal(t.level, 6);
+    assert_int_equal(t.shared.num, 3);
+    assert_int_equal(t.shared.list.n, 2);
+    assert_string_equal(t.shared.list.v[1], "flag");
+    /* a missing config file is named */
+    char *argv3[] = {"prog", "--config=/nonexistent/x.conf", NULL};
+    struct outer u;
+    assert_int_equal(ds_options_load(outer_tab, NO, &u, 2, argv3, NULL, &err), -ENOENT);
+    assert_string_equal(err.msg, "config file '/nonexistent/x.conf': No such file or directory");
+    ds_options_free(outer_tab, NO, &u);
+    ds_options_free(outer_tab, NO, &t);
+    ds_options_free(outer_tab, NO, &o);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefix_parse),
         cmocka_unit_test(test_darknet),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_options_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
