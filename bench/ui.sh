@@ -3,11 +3,14 @@
 # software WebGL) while `darkscope run` replays a capture at real time and streams up to
 # --stream-rate sampled packets per second to the page; then the same views after the replay
 # has ended (the daemon lingers, nothing arrives): the in-run baseline. Prints the fps per view
-# and phase, the packets per second that actually arrived, and RATIO fps / 30 (target >= 1).
+# and phase, the packets per second that actually arrived, the browser's CPU time per frame
+# (all its processes) and RATIO fps / 30 (target >= 1).
 # Usage: bench/ui.sh BUILD_DIR
 #   UI_RATE (2000: --stream-rate), UI_PPS (4700: packets per second of the capture; above the
 #   rate, so the stream is full), UI_DURATION (90 s of capture), UI_SECONDS (10 per
-#   measurement), UI_ROUNDS (2), UI_KEEP=1 keeps the work directory
+#   measurement), UI_ROUNDS (2), UI_WEB_DIR (web/: the app served, e.g. an older build's copy
+#   to compare against), UI_GPU (swiftshader: ANGLE on SwiftShader, the default; software:
+#   --disable-gpu; see ui_fps.mjs), UI_KEEP=1 keeps the work directory
 set -euo pipefail
 build=${1:-build}
 bin=$(cd "$(dirname "$build/darkscope")" && pwd)/darkscope
@@ -19,7 +22,8 @@ fail() { echo "ui: $*" >&2; exit 1; }
 command -v node >/dev/null || fail "node is not installed"
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || fail "chromium is not installed"
 [ -d "$root/web/node_modules/playwright-core" ] || fail "web/node_modules is missing (scripts/install-web.sh)"
-[ -s "$root/web/app/app.js" ] || fail "the app is not built (scripts/install-web.sh)"
+webdir=${UI_WEB_DIR:-$root/web}
+[ -s "$webdir/app/app.js" ] || fail "the app is not built in $webdir (scripts/install-web.sh)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ds-ui.XXXXXX")
 dpid=""
 cleanup() {
@@ -37,7 +41,7 @@ darknet=198.51.100.0/24,203.0.113.0/24,2001:db8:1::/48
 echo 'bench-admin-pass-1' >pw
 "$bin" user add --db ui.db --name admin --role admin --password-file pw >/dev/null 2>&1
 "$bin" run --db ui.db --replay ui.pcap --speed 1x --darknet "$darknet" --http 127.0.0.1:0 \
-  --stream-rate "$rate" --linger --log-level warn >run.out 2>run.err &
+  --web-dir "$webdir" --stream-rate "$rate" --linger --log-level warn >run.out 2>run.err &
 dpid=$!
 url=""
 for _ in $(seq 200); do
@@ -50,9 +54,9 @@ packets=$(jq .packets ui.json 2>/dev/null || echo '?')
 echo "ui: darkscope run --replay (${duration} s, $packets packets, 1x) --stream-rate $rate --linger; $url"
 node "$root/bench/ui_fps.mjs" "$url/" "$(cat pw)" | tee ui.out
 kill -0 "$dpid" 2>/dev/null || fail "the daemon died during the measurement: $(tail -5 run.err)"
-echo "ui: best of ${UI_ROUNDS:-2} rounds of ${UI_SECONDS:-10} s per view, 1280x800, 2 cores shared with the daemon:"
+echo "ui: best of ${UI_ROUNDS:-2} rounds of ${UI_SECONDS:-10} s per view, 1280x800, GPU mode ${UI_GPU:-swiftshader}, $(nproc) cores shared with the daemon:"
 awk -v rate="$rate" '/^RESULT/ {
-    printf "  %-6s %-4s %6.1f fps  %6.0f packets/s arrived (stream rate %d)\n", $2, $3, $4, $5, rate
+    printf "  %-6s %-4s %6.1f fps  %6.0f packets/s arrived in %5.1f messages/s (stream rate %d); browser CPU %5.1f ms/frame, view JS %5.2f ms/frame, stream JS %5.1f ms/s\n", $2, $3, $4, $5, $6, rate, $7, $8, $9
     if ($3 == "live") live[$2] = $4; else idle[$2] = $4
   }
   END {

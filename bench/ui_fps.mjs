@@ -6,15 +6,22 @@
 // Usage: node bench/ui_fps.mjs URL ADMIN_PASSWORD
 //   env: UI_SECONDS (10, per measurement), UI_ROUNDS (2: atlas and cube interleaved, best
 //        kept), UI_IDLE=0 skips the idle measurement, UI_IDLE_WAIT (240: seconds to wait for
-//        the replay to end), CHROMIUM (/usr/bin/chromium)
+//        the replay to end), CHROMIUM (/usr/bin/chromium), UI_GPU (swiftshader: WebGL and
+//        compositing on ANGLE over SwiftShader, software Vulkan; software: --disable-gpu,
+//        i.e. Skia's CPU raster and the software compositor, WebGL still on SwiftShader)
 // Prints one line per measurement and, per view, "RESULT VIEW live|idle FPS PACKETS_PER_S
-// BATCHES_PER_S" lines for bench/ui.sh.
+// BATCHES_PER_S CPU_MS_PER_FRAME JS_MS_PER_FRAME STREAM_MS_PER_S" lines for bench/ui.sh.
 //
 // Frames are the app's own count (window.darkscope.frames: one per requestAnimationFrame
 // callback of the view). Packets are counted as they arrive: an init script wraps EventSource
 // and adds up the length of every "packets" event's batch (and "summary" events' counts of
-// what was over the stream rate).
+// what was over the stream rate). The profile of a frame: CPU time of the whole browser
+// (every process under this one, from /proc: renderer, GPU process, compositor threads) per
+// frame, which unlike frames per second hardly depends on what else the machine runs; the
+// view's own JavaScript per frame (window.darkscope.workMs, timed by dom.js's animate) and the
+// stream's parsing and dispatch per second (window.darkscope.streamMs, timed by stream.js).
 import { createRequire } from 'node:module';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,12 +39,45 @@ const seconds = Number(env.UI_SECONDS || 10);
 const rounds = Number(env.UI_ROUNDS || 2);
 const idle = env.UI_IDLE !== '0';
 const idleWait = Number(env.UI_IDLE_WAIT || 240);
+const gpu = env.UI_GPU || 'swiftshader';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// CPU milliseconds (user + system) used so far by every process below this one.
+function treeCpuMs() {
+  const kids = new Map();
+  const ticks = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    let st;
+    try { st = readFileSync(`/proc/${d}/stat`, 'utf8'); } catch (e) { continue; }
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(f[1]);
+    if (!kids.has(ppid)) kids.set(ppid, []);
+    kids.get(ppid).push(Number(d));
+    ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+  }
+  let sum = 0;
+  const todo = [...(kids.get(process.pid) || [])];
+  while (todo.length) {
+    const p = todo.pop();
+    sum += ticks.get(p) || 0;
+    todo.push(...(kids.get(p) || []));
+  }
+  return sum * 10; // USER_HZ is 100 on Linux
+}
+
+const gpuArgs = {
+  swiftshader: ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+    '--ignore-gpu-blocklist'],
+  software: ['--disable-gpu', '--enable-unsafe-swiftshader'],
+};
+if (!gpuArgs[gpu]) {
+  console.error(`ui: UI_GPU must be swiftshader or software, not ${gpu}`);
+  process.exit(2);
+}
 const browser = await chromium.launch({
   executablePath: env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
-    '--ignore-gpu-blocklist'],
+  args: ['--no-sandbox', ...gpuArgs[gpu]],
 });
 let rc = 0;
 try {
@@ -84,11 +124,16 @@ try {
     const ext = c.getExtension('WEBGL_debug_renderer_info');
     return ext ? c.getParameter(ext.UNMASKED_RENDERER_WEBGL) : c.getParameter(c.RENDERER);
   });
-  console.log(`ui: renderer ${gl}; ${seconds} s per measurement`);
+  console.log(`ui: UI_GPU=${gpu}, WebGL renderer ${gl}; ${seconds} s per measurement`);
 
-  const sample = () => page.evaluate(() => ({ f: window.darkscope.frames, t: performance.now(),
-    p: window.__bench.packets, b: window.__bench.batches, o: window.__bench.over,
-    m: window.__bench.missed }));
+  const sample = async () => {
+    const r = await page.evaluate(() => ({ f: window.darkscope.frames, t: performance.now(),
+      p: window.__bench.packets, b: window.__bench.batches, o: window.__bench.over,
+      m: window.__bench.missed, w: window.darkscope.workMs || 0,
+      s: window.darkscope.streamMs || 0 }));
+    r.cpu = treeCpuMs();
+    return r;
+  };
   async function measure(view, phase) {
     await page.evaluate((v) => { location.hash = '#/' + v; }, view);
     await page.waitForFunction((v) => window.darkscope.view === v, view, { timeout: 20000 });
@@ -97,11 +142,17 @@ try {
     await sleep(seconds * 1000);
     const z = await sample();
     const dt = (z.t - a.t) / 1000;
+    // frames counts rAF callbacks while the view is mounted (dom.js's animate); the counter
+    // is reset by a view change, so both samples are taken inside the same view
+    const nf = Math.max(1, z.f - a.f);
     const r = { view, phase, fps: (z.f - a.f) / dt, pps: (z.p - a.p) / dt, bps: (z.b - a.b) / dt,
-      ops: (z.o - a.o) / dt, mps: (z.m - a.m) / dt };
+      ops: (z.o - a.o) / dt, mps: (z.m - a.m) / dt, cpu: (z.cpu - a.cpu) / nf,
+      js: (z.w - a.w) / nf, stream: (z.s - a.s) / dt };
     console.log(`ui: ${phase.padEnd(4)} ${view.padEnd(5)} ${r.fps.toFixed(1).padStart(6)} fps  ` +
       `${r.pps.toFixed(0).padStart(6)} packets/s arrived in ${r.bps.toFixed(1)} batches/s ` +
-      `(over the stream rate, only counted: ${r.ops.toFixed(0)}/s; missed: ${r.mps.toFixed(0)}/s)`);
+      `(over the stream rate, only counted: ${r.ops.toFixed(0)}/s; missed: ${r.mps.toFixed(0)}/s); ` +
+      `browser CPU ${r.cpu.toFixed(1)} ms/frame, view JS ${r.js.toFixed(2)} ms/frame, ` +
+      `stream JS ${r.stream.toFixed(1)} ms/s`);
     return r;
   }
   const best = new Map();
@@ -129,7 +180,8 @@ try {
       for (const v of i % 2 ? [...views].reverse() : views) keep(await measure(v, 'idle'));
   }
   for (const r of best.values())
-    console.log(`RESULT ${r.view} ${r.phase} ${r.fps.toFixed(2)} ${r.pps.toFixed(1)} ${r.bps.toFixed(2)}`);
+    console.log(`RESULT ${r.view} ${r.phase} ${r.fps.toFixed(2)} ${r.pps.toFixed(1)} ${r.bps.toFixed(2)} ` +
+      `${r.cpu.toFixed(1)} ${r.js.toFixed(2)} ${r.stream.toFixed(1)}`);
   if (errors.length) {
     console.log(`ui: ${errors.length} page errors, first: ${errors[0]}`);
   }

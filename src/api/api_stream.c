@@ -1,7 +1,8 @@
-/* api_stream.c - GET /api/v1/stream: server-sent events for the live views. "packets" events
- * carry batches of sampled packets from the tap (every packet up to its rate), "summary"
- * events count what was over the rate, "alert" events carry alerts as they change. An
- * organisation user gets only packets from and alerts about its own addresses. */
+/* api_stream.c - GET /api/v1/stream: server-sent events for the live views. Sampled packets
+ * from the tap (every packet up to its rate) are gathered for a tick and sent as one "packets"
+ * event with a JSON array, so a browser parses a few messages a second, not one per packet;
+ * "summary" events count what was over the rate, "alert" events carry alerts as they change.
+ * An organisation user gets only packets from and alerts about its own addresses. */
 #include "api/api_int.h"
 
 #include <inttypes.h>
@@ -15,8 +16,17 @@
 #include "core/log.h"
 
 #define MAX_STREAMS 32
-#define BATCH 256
+#define BATCH 256                      /* records per ds_tap_read */
+#define TICK_MS 200                    /* at most one "packets" event per tick */
+#define TICK_MAX (DS_TAP_RING / BATCH) /* reads per tick at most: the rest waits for the next */
 
+/* A growing text buffer. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+/* One open stream: owned by the HTTP server's connection thread that calls stream_read. */
 struct stream {
     struct ds_api *api;
     struct api_call call;   /* principal and scope (rq/rs are not used after the handler) */
@@ -24,9 +34,11 @@ struct stream {
     bool want_packets, want_alerts;
     uint64_t cursor;   /* tap */
     int64_t alert_seq; /* alert_event */
-    int64_t last_poll_ms, last_send_ms;
-    char *buf; /* formatted, not yet sent */
-    size_t len, off, cap;
+    int64_t last_poll_ms, last_send_ms, last_tick_ms;
+    struct sbuf out; /* formatted events, not yet sent (from off) */
+    size_t off;
+    struct sbuf pk;  /* this tick's packets: the array's members, comma-separated */
+    uint64_t missed; /* this tick's records the reader was too slow to see */
     struct ds_tap_rec recs[BATCH];
 };
 
@@ -37,39 +49,58 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void put(struct stream *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct stream *s, const char *fmt, ...)
+/* Makes room for n more bytes (and a NUL); false when out of memory. */
+static bool reserve(struct sbuf *b, size_t n)
+{
+    if (b->cap - b->len > n)
+        return true;
+    size_t nc = b->cap * 2 + n + 1;
+    char *np = realloc(b->p, nc);
+    if (!np)
+        return false;
+    b->p = np;
+    b->cap = nc;
+    return true;
+}
+
+static void put(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct sbuf *b, const char *fmt, ...)
 {
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
         va_end(ap);
         if (n < 0)
             return;
-        if ((size_t)n < s->cap - s->len) {
-            s->len += (size_t)n;
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
             return;
         }
-        size_t nc = s->cap * 2 + (size_t)n + 1;
-        char *nb = realloc(s->buf, nc);
-        if (!nb)
+        if (!reserve(b, (size_t)n))
             return;
-        s->buf = nb;
-        s->cap = nc;
     }
 }
 
-static void packets(struct stream *s, const struct ds_tap_rec *r, int n, uint64_t missed)
+static void append(struct sbuf *b, const char *p, size_t n)
+{
+    if (!reserve(b, n))
+        return;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+/* Adds n tap records to this tick: packets to the array, summaries as events of their own. */
+static void take(struct stream *s, const struct ds_tap_rec *r, int n, uint64_t missed)
 {
     const struct ds_registry *reg = api_registry(&s->call);
     bool staff = api_is_staff(&s->call);
-    bool open = false;
+    s->missed += missed;
     for (int i = 0; i < n; i++) {
         if (r[i].kind == DS_TAP_SUMMARY) {
             if (!staff)
                 continue; /* counts of everyone's traffic */
-            put(s,
+            put(&s->out,
                 "event: summary\ndata: {\"t\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"tcp\":%" PRIu64
                 ",\"udp\":%" PRIu64 ",\"icmp\":%" PRIu64 "}\n\n",
                 r[i].ts_ns / 1000000, r[i].skipped, r[i].skipped_tcp, r[i].skipped_udp,
@@ -84,18 +115,59 @@ static void packets(struct stream *s, const struct ds_tap_rec *r, int n, uint64_
         char src[DS_ADDR_STRLEN], dst[DS_ADDR_STRLEN];
         ds_addr_format(&r[i].src, src);
         ds_addr_format(&r[i].dst, dst);
-        put(s,
+        put(&s->pk,
             "%s{\"t\":%" PRIu64 ",\"s\":\"%s\",\"d\":\"%s\",\"sp\":%u,\"dp\":%u,\"p\":%u,"
             "\"f\":%u,\"ttl\":%u,\"len\":%u,\"cc\":\"%s\",\"c\":%u,\"fp\":%u}",
-            open ? "," : "event: packets\ndata: [", r[i].ts_ns / 1000000, src, dst, r[i].sport,
-            r[i].dport, r[i].proto, r[i].tcp_flags, r[i].ttl, r[i].len, r[i].country, r[i].classes,
-            r[i].fps);
-        open = true;
+            s->pk.len ? "," : "", r[i].ts_ns / 1000000, src, dst, r[i].sport, r[i].dport,
+            r[i].proto, r[i].tcp_flags, r[i].ttl, r[i].len, r[i].country, r[i].classes, r[i].fps);
     }
-    if (open)
-        put(s, "]\n\n");
-    if (missed && staff)
-        put(s, "event: missed\ndata: {\"records\":%" PRIu64 "}\n\n", missed);
+}
+
+/* Ends the tick: its packets as one event, then what was missed. */
+static void flush(struct stream *s)
+{
+    if (s->pk.len) {
+        static const char head[] = "event: packets\ndata: [", tail[] = "]\n\n";
+        append(&s->out, head, sizeof head - 1);
+        append(&s->out, s->pk.p, s->pk.len);
+        append(&s->out, tail, sizeof tail - 1);
+        s->pk.len = 0;
+    }
+    if (s->missed && api_is_staff(&s->call))
+        put(&s->out, "event: missed\ndata: {\"records\":%" PRIu64 "}\n\n", s->missed);
+    s->missed = 0;
+}
+
+/*
+ * Waits up to 250 ms for the tap. Once something has arrived, lets the rest of the tick
+ * gather (TICK_MS after the previous tick ended), takes what the tap holds and formats it:
+ * at most one "packets" event per tick. Returns 0, or -1 once the tap is closed.
+ */
+static int tick(struct stream *s, struct ds_tap *tap)
+{
+    uint64_t missed;
+    int n = ds_tap_read(tap, &s->cursor, s->recs, BATCH, 250, &missed);
+    if (n < 0)
+        return -1;
+    if (n == 0 && !missed)
+        return 0;
+    take(s, s->recs, n, missed);
+    int64_t wait = s->last_tick_ms + TICK_MS - mono_ms();
+    if (wait > 0) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    for (int k = 0; k < TICK_MAX; k++) {
+        n = ds_tap_read(tap, &s->cursor, s->recs, BATCH, 0, &missed);
+        if (n < 0)
+            return -1;
+        take(s, s->recs, n, missed);
+        if (n < BATCH)
+            break;
+    }
+    s->last_tick_ms = mono_ms();
+    flush(s);
+    return 0;
 }
 
 static void alerts(struct stream *s)
@@ -117,7 +189,7 @@ static void alerts(struct stream *s)
         if (l < 2 || json[l - 1] != '}')
             continue;
         /* the stored JSON with the workflow state added */
-        put(s, "event: alert\ndata: %.*s,\"workflow\":\"%s\"}\n\n", (int)(l - 1), json,
+        put(&s->out, "event: alert\ndata: %.*s,\"workflow\":\"%s\"}\n\n", (int)(l - 1), json,
             wf ? wf : "new");
     }
     sqlite3_finalize(st);
@@ -126,35 +198,30 @@ static void alerts(struct stream *s)
 static ssize_t stream_read(void *ctx, char *out, size_t max)
 {
     struct stream *s = ctx;
-    while (s->off == s->len) {
-        s->off = s->len = 0;
+    while (s->off == s->out.len) {
+        s->off = s->out.len = 0;
         if (atomic_load(&s->api->stopping))
             return -1;
-        int64_t now = mono_ms();
         struct ds_tap *tap = s->api->cfg.tap;
         if (s->want_packets && tap) {
-            uint64_t missed;
-            int n = ds_tap_read(tap, &s->cursor, s->recs, BATCH, 250, &missed);
-            if (n < 0)
+            if (tick(s, tap) < 0)
                 return -1;
-            if (n > 0 || missed)
-                packets(s, s->recs, n, missed);
         } else {
             struct timespec ts = {0, 250000000};
             nanosleep(&ts, NULL);
         }
-        now = mono_ms();
+        int64_t now = mono_ms();
         if (s->want_alerts && now - s->last_poll_ms >= 500) {
             alerts(s);
             s->last_poll_ms = now;
         }
-        if (s->len == 0 && now - s->last_send_ms >= 15000)
-            put(s, ": keep-alive\n\n"); /* proxies and browsers see the stream is alive */
-        if (s->len)
+        if (s->out.len == 0 && now - s->last_send_ms >= 15000)
+            put(&s->out, ": keep-alive\n\n"); /* proxies and browsers see the stream is alive */
+        if (s->out.len)
             s->last_send_ms = now;
     }
-    size_t n = s->len - s->off < max ? s->len - s->off : max;
-    memcpy(out, s->buf + s->off, n);
+    size_t n = s->out.len - s->off < max ? s->out.len - s->off : max;
+    memcpy(out, s->out.p + s->off, n);
     s->off += n;
     return (ssize_t)n;
 }
@@ -164,7 +231,8 @@ static void stream_done(void *ctx)
     struct stream *s = ctx;
     atomic_fetch_sub(&s->api->streams, 1);
     ds_store_close(s->store);
-    free(s->buf);
+    free(s->out.p);
+    free(s->pk.p);
     free(s);
 }
 
@@ -183,11 +251,13 @@ void api_stream(struct api_call *c)
     }
     struct stream *s = calloc(1, sizeof *s);
     struct ds_err err = {0};
-    if (!s || !(s->buf = malloc(s->cap = 65536)) ||
+    if (!s || !(s->out.p = malloc(s->out.cap = 65536)) || !(s->pk.p = malloc(s->pk.cap = 65536)) ||
         ds_store_open(&s->store, c->api->cfg.db, false, &err) < 0) {
         atomic_fetch_sub(&c->api->streams, 1);
-        if (s)
-            free(s->buf);
+        if (s) {
+            free(s->out.p);
+            free(s->pk.p);
+        }
         free(s);
         if (err.code)
             api_store_error(c, &err);
@@ -218,8 +288,10 @@ void api_stream(struct api_call *c)
         sqlite3_finalize(st);
     }
     s->last_send_ms = mono_ms();
-    put(s, "retry: 2000\nevent: hello\ndata: {\"live\":%s,\"alert_seq\":%" PRId64 "}\n\n",
-        c->api->cfg.tap ? "true" : "false", s->alert_seq);
+    put(&s->out,
+        "retry: 2000\nevent: hello\ndata: {\"live\":%s,\"alert_seq\":%" PRId64
+        ",\"tick_ms\":%d}\n\n",
+        c->api->cfg.tap ? "true" : "false", s->alert_seq, TICK_MS);
     c->rs->status = 200;
     c->rs->content_type = "text/event-stream";
     c->rs->stream = (struct ds_http_stream){.read = stream_read, .done = stream_done, .ctx = s};

@@ -35,13 +35,16 @@ export function bitNames(mask, list) {
   return out;
 }
 
-// Runs fn every animation frame until the returned stop() is called; counts frames for tests.
+// Runs fn every animation frame until the returned stop() is called; counts frames and the
+// milliseconds spent in fn (window.darkscope.frames, .workMs) for tests and benchmarks.
 export function animate(fn) {
   let id = 0;
   let last = performance.now();
   const step = (t) => {
+    const a = performance.now();
     fn(t, (t - last) / 1000);
     last = t;
+    window.darkscope.workMs += performance.now() - a;
     window.darkscope.frames++;
     id = requestAnimationFrame(step);
   };

@@ -16,8 +16,10 @@ import { h, clear } from './dom.js';
 
 const views = { atlas, cube, tiles, stats, alerts, dos, orgs, host, search };
 
-// What tests and benchmarks read: frames drawn by the current view, events received.
-window.darkscope = { view: null, frames: 0, events: 0, ready: false, errors: [] };
+// What tests and benchmarks read: frames drawn by the current view, events received, the
+// milliseconds spent drawing frames (workMs) and handling stream messages (streamMs).
+window.darkscope = { view: null, frames: 0, events: 0, messages: 0, ready: false, errors: [],
+  workMs: 0, streamMs: 0 };
 
 const ctx = { api, meta: null, me: null, stream: null };
 let current = null;

@@ -6,6 +6,7 @@ export class Stream {
     this.alertSeq = null;
     this.url = url;
     this.connected = false;
+    this.tickMs = 0; // the server's packet tick, from hello
     this.open();
   }
 
@@ -14,14 +15,27 @@ export class Stream {
     this.es = new EventSource(u);
     this.es.onopen = () => { this.connected = true; };
     this.es.onerror = () => { this.connected = false; };
-    this.es.addEventListener('hello', (e) => {
+    // each message: parsed once, handed to every subscriber, timed (window.darkscope.streamMs)
+    const handle = (type, fn) => this.es.addEventListener(type, (e) => {
+      const t = performance.now();
       const d = JSON.parse(e.data);
-      if (this.alertSeq === null) this.alertSeq = d.alert_seq;
-      this.emit('hello', d);
+      if (fn) fn(d);
+      this.emit(type, d);
+      const ds = window.darkscope;
+      if (ds) {
+        ds.messages++;
+        ds.streamMs += performance.now() - t;
+      }
     });
-    this.es.addEventListener('packets', (e) => this.emit('packets', JSON.parse(e.data)));
-    this.es.addEventListener('summary', (e) => this.emit('summary', JSON.parse(e.data)));
-    this.es.addEventListener('alert', (e) => this.emit('alert', JSON.parse(e.data)));
+    handle('hello', (d) => {
+      if (this.alertSeq === null) this.alertSeq = d.alert_seq;
+      if (d.tick_ms > 0) this.tickMs = d.tick_ms;
+    });
+    // packets: one array per server tick (tick_ms in hello), in packet order
+    handle('packets');
+    handle('summary');
+    handle('missed');
+    handle('alert');
   }
 
   on(type, fn) {

@@ -1,19 +1,25 @@
-// atlas.js - Atlas (after NICTER's Atlas): a world map on a 2-D canvas where each live
-// darknet packet flies as an arc from its source country to the sensor. Arc height grows
-// with the destination port; colour is by protocol or, toggled, by class. The map is drawn
-// once to an offscreen canvas; arcs live in a fixed-size ring of typed arrays (the oldest
-// is dropped when full) and are stroked as one path per colour and fade level per frame.
+// atlas.js - Atlas (after NICTER's Atlas): a world map where live darknet packets fly as arcs
+// from their source country to the sensor. Arc height grows with the destination port; colour
+// is by protocol or, toggled, by class. Packets of the same source country, protocol, class
+// and destination-port range that start within MERGE seconds of each other fly as one arc
+// with a count (wider line, bigger head, a label from LABEL_MIN packets), so the number of
+// arcs in flight stays bounded (MAX_ARCS) however fast packets come. The map is a canvas of
+// its own drawn once per resize; the arcs are on a transparent canvas above it, one short
+// tail per arc, stroked as one path per colour, width and fade per frame; geometry is
+// projected when an arc starts, not per frame.
 import { geoNaturalEarth1, geoPath, geoArea, geoCentroid, geoGraticule10 } from 'd3-geo';
 import { feature } from 'topojson-client';
 import world from 'world-atlas/countries-110m.json';
 import codes from 'i18n-iso-countries/codes.json';
 import { h, fmt, protoName, protoColor, animate } from '../dom.js';
 
-const CAP = 2400;        // live arcs at most (ring buffer)
+const MAX_ARCS = 600;    // arcs in flight at most (a ring of slots)
 const FLIGHT = 1.5;      // seconds an arc takes from source to sensor
-const TAIL = 0.35;       // tail length, as a share of the flight
-const FADES = 4;         // tail pieces, from faint to bright
-const STEPS = 3;         // curve points per tail piece
+const TAIL = 0.3;        // tail length, as a share of the flight
+const STEPS = 4;         // curve points per half of a tail
+const MERGE = 0.3;       // seconds: packets of one key starting this close share an arc
+const LABEL_MIN = 10;    // arcs of this many packets are labelled with the count
+const LABELS_MAX = 24;   // labels per frame at most
 const SPREAD_MAX = 1000; // ms over which a batch is spread out
 
 const PROTOS = ['tcp', 'udp', 'icmp', 'other'];
@@ -67,16 +73,20 @@ function mainCentroid(f) {
   return geoCentroid(best);
 }
 
-// The arcs: one slot per arc in parallel typed arrays.
+// The arcs: one slot per arc in parallel typed arrays, used in start order (a ring), so the
+// slot after the newest is the oldest and is free once that arc has landed.
 function makeArcs() {
   return {
-    head: 0, started: 0,
-    lon: new Float32Array(CAP), lat: new Float32Array(CAP), // source, NaN = off the map
-    x0: new Float32Array(CAP), y0: new Float32Array(CAP), // projected source
-    cx: new Float32Array(CAP), cy: new Float32Array(CAP), // control point of the curve
-    lift: new Float32Array(CAP), // 0..1, from the destination port
-    t0: new Float64Array(CAP).fill(-1e9), // start, performance.now() ms
-    proto: new Uint8Array(CAP), cls: new Uint8Array(CAP),
+    head: 0, started: 0, packets: 0, merged: 0, dropped: 0,
+    key: new Array(MAX_ARCS).fill(''), // the merge key of the arc in the slot
+    current: new Map(), // merge key -> the slot of its newest arc
+    lon: new Float32Array(MAX_ARCS), lat: new Float32Array(MAX_ARCS), // source, NaN = off the map
+    x0: new Float32Array(MAX_ARCS), y0: new Float32Array(MAX_ARCS), // projected source
+    cx: new Float32Array(MAX_ARCS), cy: new Float32Array(MAX_ARCS), // control point of the curve
+    lift: new Float32Array(MAX_ARCS), // 0..1, from the destination port
+    t0: new Float64Array(MAX_ARCS).fill(-1e9), // start, performance.now() ms
+    count: new Uint32Array(MAX_ARCS), // packets the arc stands for
+    proto: new Uint8Array(MAX_ARCS), cls: new Uint8Array(MAX_ARCS),
   };
 }
 
@@ -88,17 +98,30 @@ function classIndex(mask, bits) {
   return CLASS_KEYS.length;
 }
 
-function portLift(p) {
-  if (p.p === 1 || p.p === 58) return 0.15;
-  return Math.log1p(p.dp || 0) / Math.log(65536);
+// Destination-port range of a packet: 0 for ICMP, else 1 + floor(log2(port + 1)) (1..17).
+function portBucket(p) {
+  if (p.p === 1 || p.p === 58) return 0;
+  return 1 + Math.floor(Math.log2((p.dp || 0) + 1));
 }
 
-// A small deterministic jitter from the source address, so arcs of one country differ.
-function hashAddr(s) {
+// Arc height of a port range, 0..1 (log of the port, as before the merging).
+function bucketLift(b) {
+  return b === 0 ? 0.15 : Math.min(1, (b - 0.5) / 16);
+}
+
+// A small deterministic jitter from a string, so arcs of one country differ.
+function hashStr(s) {
   let x = 2166136261;
   for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 16777619);
   return (x >>> 0) / 4294967296;
 }
+
+// Width class of an arc from its packet count: 1, 2-9, 10 and more.
+function widthClass(n) {
+  return n >= 10 ? 2 : n >= 2 ? 1 : 0;
+}
+const WIDTHS = [1, 1.8, 2.8];
+const HEADS = [2.5, 4, 6];
 
 export function mount(el, ctx) {
   const { where, land } = loadCountries();
@@ -108,18 +131,24 @@ export function mount(el, ctx) {
   for (const [i, k] of ['tcp_syn', 'backscatter', 'icmp_request', 'udp', 'amp_probe'].entries())
     if (bits[k] === undefined) bits[k] = i;
 
+  // The map below, drawn once per resize; the arcs above it, redrawn every frame. The arcs'
+  // context asks for CPU rasterisation (willReadFrequently): a few hundred short strokes are
+  // cheap for Skia on the CPU, while on a software GL (SwiftShader) the accelerated canvas
+  // costs far more per path; with a real GPU the upload of the layer is the only cost.
+  const base = h('canvas', { class: 'full', 'data-testid': 'atlas-map' });
   const canvas = h('canvas', { class: 'full', 'data-testid': 'atlas-canvas' });
-  const g = canvas.getContext('2d');
-  const base = document.createElement('canvas');
+  const g = canvas.getContext('2d', { willReadFrequently: true });
   const ui = makeOverlay(ctx);
-  el.append(canvas, ui.root);
+  el.append(base, canvas, ui.root);
 
   const arcs = makeArcs();
   const stats = makeStats();
-  const state = { w: 0, h: 0, dpr: 1, proj: null, sx: 0, sy: 0, byClass: false, lastBatch: 0 };
+  const state = { w: 0, h: 0, dpr: 1, proj: null, sx: 0, sy: 0, byClass: false, lastBatch: 0,
+    tick: 250 };
   ui.onMode((byClass) => { state.byClass = byClass; ui.legend(byClass); });
   ui.legend(false);
-  window.darkscope.atlas = { arcs: 0, drawn: 0 };
+  window.darkscope.atlas = { arcs: 0, drawn: 0, started: 0, merged: 0, dropped: 0,
+    capacity: MAX_ARCS };
 
   function resize() {
     state.dpr = Math.min(window.devicePixelRatio || 1, 2);
@@ -131,7 +160,7 @@ export function mount(el, ctx) {
       { type: 'Sphere' });
     [state.sx, state.sy] = state.proj([sensor.lon, sensor.lat]) || [state.w / 2, state.h / 2];
     drawBase(base, state, land);
-    for (let i = 0; i < CAP; i++) place(i);
+    for (let i = 0; i < MAX_ARCS; i++) place(i);
   }
 
   // Projects slot i's source; unknown countries start just off the left edge.
@@ -147,51 +176,87 @@ export function mount(el, ctx) {
     control(arcs, i, state);
   }
 
+  // One packet at time t (ms): joins the newest arc of its key when that started less than
+  // MERGE s before, else starts an arc in the oldest slot if that one has landed; with every
+  // slot in flight it joins its key's arc anyway, or is only counted (dropped).
   function addPacket(p, t) {
-    const i = arcs.head;
-    arcs.head = (i + 1) % CAP;
-    arcs.started++;
-    const j = hashAddr(p.s || '');
+    stats.packet(p.cc || '');
+    arcs.packets++;
+    const proto = PROTOS.indexOf(protoName(p.p));
+    const cls = classIndex(p.c || 0, bits);
+    const pb = portBucket(p);
     const c = p.cc && where.get(p.cc);
+    // unknown countries: eight bands off the left edge, by source address
+    const loc = c ? p.cc : `?${Math.floor(hashStr(p.s || '') * 8)}`;
+    const key = `${loc} ${proto} ${cls} ${pb}`;
+    const cur = arcs.current.get(key);
+    if (cur !== undefined && arcs.key[cur] === key && t - arcs.t0[cur] < MERGE * 1000) {
+      arcs.count[cur]++;
+      arcs.merged++;
+      return;
+    }
+    const i = arcs.head;
+    if (t - arcs.t0[i] < (1 + TAIL) * FLIGHT * 1000) { // the oldest is still in flight
+      if (cur !== undefined && arcs.key[cur] === key) {
+        arcs.count[cur]++;
+        arcs.merged++;
+      } else {
+        arcs.dropped++;
+      }
+      return;
+    }
+    arcs.head = (i + 1) % MAX_ARCS;
+    arcs.started++;
+    if (arcs.current.get(arcs.key[i]) === i) arcs.current.delete(arcs.key[i]);
+    arcs.key[i] = key;
+    arcs.current.set(key, i);
+    const j = hashStr(key);
     if (c) {
       arcs.lon[i] = c.lonlat[0] + (j - 0.5) * 4;
       arcs.lat[i] = c.lonlat[1] + (((j * 7919) % 1) - 0.5) * 3;
     } else {
       arcs.lon[i] = NaN;
-      arcs.lat[i] = j * 180 - 90; // only used for the vertical position off the edge
+      arcs.lat[i] = (Number(loc.slice(1)) + j) * 22.5 - 90; // the band off the edge
     }
-    arcs.lift[i] = portLift(p);
+    arcs.lift[i] = bucketLift(pb);
     place(i);
     arcs.t0[i] = t;
-    arcs.proto[i] = PROTOS.indexOf(protoName(p.p));
-    arcs.cls[i] = classIndex(p.c || 0, bits);
-    stats.packet(p.cc || '');
+    arcs.count[i] = 1;
+    arcs.proto[i] = proto;
+    arcs.cls[i] = cls;
   }
 
-  // A batch is spread over the time since the previous one, so it does not pulse.
+  // A batch (one per server tick) is spread over the tick, so it does not pulse.
   function onPackets(list) {
     if (!Array.isArray(list) || !list.length) return;
     const now = performance.now();
-    const spread = Math.min(SPREAD_MAX, state.lastBatch ? now - state.lastBatch : 250);
+    const gap = state.lastBatch ? now - state.lastBatch : state.tick;
+    const spread = Math.min(SPREAD_MAX, gap, state.tick * 2);
     state.lastBatch = now;
     for (let k = 0; k < list.length; k++) addPacket(list[k], now + (spread * k) / list.length);
-    window.darkscope.atlas.drawn = arcs.started;
+    const a = window.darkscope.atlas;
+    a.drawn = arcs.packets;
+    a.started = arcs.started;
+    a.merged = arcs.merged;
+    a.dropped = arcs.dropped;
   }
 
   const paths = { lines: [], heads: [] };
   function frame() {
     const now = performance.now();
     g.setTransform(state.dpr, 0, 0, state.dpr, 0, 0);
-    g.drawImage(base, 0, 0, state.w, state.h);
+    g.clearRect(0, 0, state.w, state.h);
     const live = drawArcs(g, arcs, state, now, paths);
     drawSensor(g, state, now);
     window.darkscope.atlas.arcs = live;
-    stats.tick(now, ui, live);
+    stats.tick(now, ui, live, arcs);
   }
 
   resize();
-  const offs = [ctx.stream ? ctx.stream.on('packets', onPackets) : () => {},
-    ctx.stream ? ctx.stream.on('summary', (s) => stats.summary(s)) : () => {}];
+  const on = (type, fn) => (ctx.stream ? ctx.stream.on(type, fn) : () => {});
+  const offs = [on('packets', onPackets), on('summary', (s) => stats.summary(s)),
+    on('hello', (d) => { if (d && d.tick_ms > 0) state.tick = d.tick_ms; })];
+  if (ctx.stream && ctx.stream.tickMs) state.tick = ctx.stream.tickMs;
   window.addEventListener('resize', resize);
   const stop = animate(frame);
   return () => {
@@ -231,26 +296,33 @@ function curveAt(arcs, i, state, u, out) {
   out[1] = a * arcs.y0[i] + b * arcs.cy[i] + c * state.sy;
 }
 
-// Strokes every live arc: one path per colour and fade level, one per colour for heads.
+// Strokes every live arc's tail (a faint and a bright half) into one path per colour, width
+// class and half; heads are rectangles, one path per colour; counts are written next to the
+// heads of big arcs. Returns the arcs in flight.
 function drawArcs(g, arcs, state, now, paths) {
   const colors = state.byClass ? CLASS_LIST.map((k) => CLASS_COLORS[k])
     : PROTOS.map((k) => protoColor[k]);
   const nc = colors.length;
-  for (let k = 0; k < nc * FADES; k++) paths.lines[k] = new Path2D();
-  for (let k = 0; k < nc; k++) paths.heads[k] = new Path2D();
+  const nl = nc * WIDTHS.length * 2;
+  for (let k = 0; k < nl; k++) paths.lines[k] = null;
+  for (let k = 0; k < nc; k++) paths.heads[k] = null;
   const pt = [0, 0];
+  const labels = [];
   let live = 0;
-  for (let i = 0; i < CAP; i++) {
+  for (let i = 0; i < MAX_ARCS; i++) {
     const u = (now - arcs.t0[i]) / (FLIGHT * 1000);
     if (u < 0 || u > 1 + TAIL) continue;
     live++;
     const c = state.byClass ? arcs.cls[i] : arcs.proto[i];
+    const n = arcs.count[i];
+    const wc = widthClass(n);
     const tail = Math.max(0, u - TAIL);
     const head = Math.min(1, u);
-    for (let f = 0; f < FADES; f++) {
-      const a = tail + ((head - tail) * f) / FADES;
-      const b = tail + ((head - tail) * (f + 1)) / FADES;
-      const p = paths.lines[c * FADES + f];
+    for (let half = 0; half < 2; half++) {
+      const a = tail + ((head - tail) * half) / 2;
+      const b = tail + ((head - tail) * (half + 1)) / 2;
+      const k = (c * WIDTHS.length + wc) * 2 + half;
+      const p = paths.lines[k] || (paths.lines[k] = new Path2D());
       curveAt(arcs, i, state, a, pt);
       p.moveTo(pt[0], pt[1]);
       for (let s = 1; s <= STEPS; s++) {
@@ -260,19 +332,34 @@ function drawArcs(g, arcs, state, now, paths) {
     }
     if (u <= 1) {
       curveAt(arcs, i, state, u, pt);
-      paths.heads[c].rect(pt[0] - 1.5, pt[1] - 1.5, 3, 3);
+      const r = HEADS[wc] / 2;
+      const p = paths.heads[c] || (paths.heads[c] = new Path2D());
+      p.rect(pt[0] - r, pt[1] - r, 2 * r, 2 * r);
+      if (n >= LABEL_MIN && labels.length < LABELS_MAX) labels.push(pt[0] + r + 2, pt[1], n);
     }
   }
-  g.lineWidth = 1.2;
   for (let c = 0; c < nc; c++) {
     g.strokeStyle = colors[c];
-    for (let f = 0; f < FADES; f++) {
-      g.globalAlpha = 0.12 + (0.75 * (f + 1)) / FADES;
-      g.stroke(paths.lines[c * FADES + f]);
+    for (let wc = 0; wc < WIDTHS.length; wc++) {
+      g.lineWidth = WIDTHS[wc];
+      for (let half = 0; half < 2; half++) {
+        const p = paths.lines[(c * WIDTHS.length + wc) * 2 + half];
+        if (!p) continue;
+        g.globalAlpha = half ? 0.9 : 0.35;
+        g.stroke(p);
+      }
     }
     g.globalAlpha = 1;
-    g.fillStyle = colors[c];
-    g.fill(paths.heads[c]);
+    if (paths.heads[c]) {
+      g.fillStyle = colors[c];
+      g.fill(paths.heads[c]);
+    }
+  }
+  if (labels.length) {
+    g.font = '11px system-ui, sans-serif';
+    g.textBaseline = 'middle';
+    g.fillStyle = '#e8eef5';
+    for (let k = 0; k < labels.length; k += 3) g.fillText(`×${labels[k + 2]}`, labels[k], labels[k + 1]);
   }
   return live;
 }
@@ -307,7 +394,7 @@ function makeStats() {
       m.set(k, (m.get(k) || 0) + 1);
     },
     summary(s) { skipped += (s && s.skipped) || 0; },
-    tick(now, ui, live) {
+    tick(now, ui, live, arcs) {
       if (!second) second = now;
       if (now - second >= 1000) {
         rate = (inSecond * 1000) / (now - second);
@@ -322,10 +409,15 @@ function makeStats() {
       }
       if (now - lastShown >= 250) {
         lastShown = now;
-        ui.counters({ rate, total, skipped, live });
+        ui.counters({ rate, total, skipped, live, merged: arcs.merged, dropped: arcs.dropped });
       }
     },
   };
+}
+
+// Writes text only when it changed (an unchanged counter costs no layout or paint).
+function set(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function topCountries(buckets) {
@@ -341,12 +433,14 @@ function makeOverlay(ctx) {
   const counter = h('div', { class: 'counter', 'data-testid': 'atlas-counter' },
     rate, ' packets/s · ', total, ' total');
   const live = h('b', {}, '0');
+  const merged = h('b', {}, '0');
   const skipped = h('b', {}, '0');
   const topList = h('ol', { style: 'margin:4px 0 0;padding-left:20px' });
   const staff = !ctx.isStaff || ctx.isStaff();
   const left = h('div', { class: 'overlay' },
     counter,
-    h('div', { class: 'counter' }, live, ' arcs in flight'),
+    h('div', { class: 'counter', 'data-testid': 'atlas-arcs' }, live, ' arcs in flight · ', merged,
+      ' packets merged into arcs'),
     staff ? h('div', { class: 'counter' }, skipped, ' skipped (over the rate)') : null,
     h('div', { class: 'muted', style: 'margin-top:6px' }, 'Top source countries, last minute'),
     topList);
@@ -355,6 +449,8 @@ function makeOverlay(ctx) {
     'data-testid': 'atlas-color-toggle' }, 'Colour by class');
   const right = h('div', { class: 'overlay right' }, legend,
     h('div', { class: 'muted', style: 'margin-top:4px' }, 'arc height: destination port (log)'),
+    h('div', { class: 'muted' }, 'one arc: a source country, class and port range;'),
+    h('div', { class: 'muted' }, `width and ×N: its packets (from ${LABEL_MIN})`),
     toggle);
   const { where } = loadCountries();
   let byClass = false;
@@ -376,14 +472,18 @@ function makeOverlay(ctx) {
       }
     },
     counters(s) {
-      rate.textContent = fmt(Math.round(s.rate));
-      total.textContent = fmt(s.total);
-      live.textContent = fmt(s.live);
-      skipped.textContent = fmt(s.skipped);
+      set(rate, fmt(Math.round(s.rate)));
+      set(total, fmt(s.total));
+      set(live, fmt(s.live));
+      set(merged, fmt(s.merged));
+      set(skipped, fmt(s.skipped));
       counter.dataset.rate = String(Math.round(s.rate));
       counter.dataset.total = String(s.total);
     },
     top(list) {
+      const key = list.map(([cc, n]) => `${cc}:${n}`).join(' ');
+      if (topList.dataset.key === key) return;
+      topList.dataset.key = key;
       while (topList.firstChild) topList.removeChild(topList.firstChild);
       for (const [cc, n] of list) {
         const c = where.get(cc);
