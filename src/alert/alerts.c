@@ -17,12 +17,19 @@
 #include <time.h>
 
 #include "alert/format.h"
+#include "alert/outbox_queue.h"
+#include "alert/outbreak_alerts.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "store/busy.h"
 
 #define NS 1000000000ull
 #define TICK_NS (1 * NS) /* packet time between policy passes without events */
+#define BUSY_MS 2000     /* the engine connection's busy timeout (then BEGIN is tried again) */
+#define TX_BUDGET_NS                                                                               \
+    (50 * 1000000ull) /* wall time one write transaction may take: a longer                        \
+                       * pass commits and goes on in a new one */
 
 void ds_alerts_config_defaults(struct ds_alerts_config *c)
 {
@@ -55,6 +62,7 @@ struct rec {
     bool changed;                            /* since its last notice or digest */
     bool dirty;                              /* to be written */
     uint64_t contrib_packets, contrib_bytes; /* added by the current ingest, not yet written */
+    struct rec *hnext;                       /* the next record in its index bucket */
 };
 
 struct orgd { /* digest timers of one organisation */
@@ -91,8 +99,25 @@ struct ds_alerts {
     /* engine-thread state */
     struct rec **recs;
     size_t n_recs, cap_recs;
-    struct orgd *orgs;
+    struct rec **hb; /* the records by (organisation, address, case): hmask + 1 buckets */
+    size_t hmask;
+    struct orgd *orgs; /* digest timers, in ascending org_id order */
     size_t n_orgs;
+    struct org_rec *grp; /* policy's scratch: the records grouped by organisation */
+    size_t cap_grp;
+    struct ds_obalerts *ob; /* outbreak alerts of the analysts (outbreak_alerts.c) */
+    bool in_tx;
+    /* the open write transaction: when it began (monotonic), the counters before it and the
+     * events applied in it (what a rollback takes back) */
+    uint64_t tx_t0;
+    uint64_t tx_before[4];
+    size_t tx_events;
+};
+
+struct org_rec {
+    int64_t org_id;
+    size_t pos; /* in recs: ties keep the records' order */
+    struct rec *r;
 };
 
 /* ------------------------------------------------------------------ store helpers -------- */
@@ -121,14 +146,61 @@ static int exec(struct ds_alerts *a, const char *sql)
 
 /* ------------------------------------------------------------------ records -------------- */
 
+/* The index: chained buckets over the key's hash, at most one record per bucket on average.
+ * Records enter it once their key is set (index_add) and leave it only by a rebuild. Without
+ * memory for it (hb NULL) lookups scan the records: slower, still right. */
+static size_t rec_bucket(const struct ds_alerts *a, int64_t org, const struct ds_addr *addr,
+                         enum ds_alert_case c)
+{
+    return (size_t)(ds_hash_addr16(addr->b) ^ ds_mix64((uint64_t)org * 4 + (uint64_t)c)) & a->hmask;
+}
+
+static int index_rebuild(struct ds_alerts *a)
+{
+    size_t n = 256;
+    while (n < 2 * a->n_recs)
+        n *= 2;
+    struct rec **hb = calloc(n, sizeof *hb);
+    free(a->hb);
+    a->hb = NULL;
+    if (!hb)
+        return -ENOMEM;
+    a->hb = hb;
+    a->hmask = n - 1;
+    for (size_t i = 0; i < a->n_recs; i++) {
+        struct rec *r = a->recs[i];
+        size_t b = rec_bucket(a, r->org_id, &r->addr, r->kase);
+        r->hnext = hb[b];
+        hb[b] = r;
+    }
+    return 0;
+}
+
+static void index_add(struct ds_alerts *a, struct rec *r)
+{
+    if (!a->hb || a->n_recs > a->hmask + 1) {
+        index_rebuild(a); /* r is in recs already */
+        return;
+    }
+    size_t b = rec_bucket(a, r->org_id, &r->addr, r->kase);
+    r->hnext = a->hb[b];
+    a->hb[b] = r;
+}
+
 static struct rec *find_rec(struct ds_alerts *a, int64_t org, const struct ds_addr *addr,
                             enum ds_alert_case c)
 {
-    for (size_t i = 0; i < a->n_recs; i++) {
-        struct rec *r = a->recs[i];
+    if (!a->hb) {
+        for (size_t i = 0; i < a->n_recs; i++) {
+            struct rec *r = a->recs[i];
+            if (r->org_id == org && r->kase == c && ds_addr_eq(&r->addr, addr))
+                return r;
+        }
+        return NULL;
+    }
+    for (struct rec *r = a->hb[rec_bucket(a, org, addr, c)]; r; r = r->hnext)
         if (r->org_id == org && r->kase == c && ds_addr_eq(&r->addr, addr))
             return r;
-    }
     return NULL;
 }
 
@@ -254,6 +326,7 @@ static struct rec *rec_from_row(struct ds_alerts *a, sqlite3_stmt *st)
     r->notified_ns = (uint64_t)sqlite3_column_int64(st, c++);
     r->notices = sqlite3_column_int64(st, c++);
     r->changed = sqlite3_column_int(st, c++);
+    index_add(a, r);
     return r;
 }
 
@@ -264,13 +337,20 @@ static struct rec *rec_from_row(struct ds_alerts *a, sqlite3_stmt *st)
 static int reconcile(struct ds_alerts *a)
 {
     static const char sql[] =
-        "BEGIN IMMEDIATE;"
         "UPDATE alert SET packets = max(0, alert.packets - c.p), bytes = max(0, alert.bytes - c.b)"
         " FROM (SELECT alert, sum(packets) AS p, sum(bytes) AS b FROM alert_contrib"
         "       WHERE ingest NOT IN (SELECT id FROM ingest) GROUP BY alert) AS c"
         " WHERE alert.id = c.alert;"
         "DELETE FROM alert_contrib WHERE ingest NOT IN (SELECT id FROM ingest);"
         "COMMIT;";
+    int r; /* the write lock first (see tx_begin), waited for up to 5 minutes */
+    for (int waits = 0;
+         (r = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) == SQLITE_BUSY &&
+         waits < 300000 / BUSY_MS;
+         waits++)
+        ds_warn("alerts", "%s: the write lock is held by another connection; waiting on", a->path);
+    if (r != SQLITE_OK)
+        return fail(a, "taking replaced ingests out of the alerts");
     if (sqlite3_exec(a->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
         int rc = fail(a, "taking replaced ingests out of the alerts");
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
@@ -285,7 +365,9 @@ static int reconcile(struct ds_alerts *a)
 static int load_open(struct ds_alerts *a)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(a->db, "SELECT " REC_COLS " FROM alert WHERE state <> 2 OR changed <> 0",
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT " REC_COLS " FROM alert WHERE (state <> 2 OR changed <> 0)"
+                           " AND kase < 3", /* outbreak alerts: outbreak_alerts.c */
                            -1, &st, NULL) != SQLITE_OK)
         return fail(a, "loading alerts");
     while (sqlite3_step(st) == SQLITE_ROW)
@@ -296,7 +378,7 @@ static int load_open(struct ds_alerts *a)
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(a->db,
                            "SELECT org, IFNULL(pending_since_ns, 0), IFNULL(last_sent_ns, 0),"
-                           " seq FROM digest_state",
+                           " seq FROM digest_state ORDER BY org",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(a, "loading digest timers");
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -545,6 +627,7 @@ static struct rec *create_rec(struct ds_alerts *a, const struct ds_alert_event *
     x->kase = ev->kase;
     x->state = DS_ALERT_NEW;
     snprintf(x->scan, sizeof x->scan, "none");
+    index_add(a, x);
     a->stats.alerts_created++;
     return x;
 }
@@ -599,70 +682,24 @@ static void merge_event(struct rec *r, const struct ds_alert_event *ev)
 
 /* ------------------------------------------------------------------ notifications -------- */
 
-static bool uses(const struct ds_org *org, const char *channel)
-{
-    const char *p = org->channels ? org->channels : "";
-    size_t n = strlen(channel);
-    while (*p) {
-        if (!strncmp(p, channel, n) && (p[n] == ',' || !p[n]))
-            return true;
-        p = strchr(p, ',');
-        if (!p)
-            break;
-        p++;
-    }
-    return false;
-}
-
 /* Queues one message to every contact of the organisation (in the open transaction). */
 static int enqueue(struct ds_alerts *a, const struct ds_org *org, const char *message_id,
                    const char *subject, const char *text, const char *json, const char *attachment,
                    int sev)
 {
-    char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(a->db,
-                           "INSERT OR IGNORE INTO outbox(created, key, message_id, org, contact,"
-                           " channel, address, secret, subject, text, json, attachment, severity)"
-                           " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
+    struct ds_err e = {0};
+    int rows = ds_outbox_enqueue(a->db, org,
+                                 &(struct ds_outbox_msg){.message_id = message_id,
+                                                         .subject = subject,
+                                                         .text = text,
+                                                         .json = json,
+                                                         .attachment = attachment,
+                                                         .severity = sev},
+                                 &e);
+    if (rows < 0)
         return fail(a, "queueing a delivery");
-    int rc = 0;
-    for (size_t i = 0; i < org->n_contacts; i++) {
-        const struct ds_contact *c = &org->contacts[i];
-        if (!uses(org, c->channel))
-            continue;
-        char key[160];
-        snprintf(key, sizeof key, "%s/%" PRId64, message_id, c->id);
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, message_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, org->id);
-        sqlite3_bind_int64(st, 5, c->id);
-        sqlite3_bind_text(st, 6, c->channel, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, c->address, -1, SQLITE_STATIC);
-        if (c->secret)
-            sqlite3_bind_text(st, 8, c->secret, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 8);
-        sqlite3_bind_text(st, 9, subject, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 11, json, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 12, attachment, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 13, sev);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = fail(a, "queueing a delivery");
-            break;
-        }
-        a->stats.outbox_rows++;
-    }
-    sqlite3_finalize(st);
-    return rc;
+    a->stats.outbox_rows += (uint64_t)rows;
+    return 0;
 }
 
 /* The alert's own notification (new, or reopened outside the re-notify window). */
@@ -697,25 +734,36 @@ out:
     return rc;
 }
 
+/* The organisation's digest timers (a binary search; a new one is inserted in order). */
 static struct orgd *orgd_of(struct ds_alerts *a, int64_t org)
 {
-    for (size_t i = 0; i < a->n_orgs; i++)
-        if (a->orgs[i].org_id == org)
-            return &a->orgs[i];
+    size_t lo = 0, hi = a->n_orgs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->orgs[mid].org_id < org)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < a->n_orgs && a->orgs[lo].org_id == org)
+        return &a->orgs[lo];
     struct orgd *n = realloc(a->orgs, (a->n_orgs + 1) * sizeof *n);
     if (!n)
         return NULL;
     a->orgs = n;
-    a->orgs[a->n_orgs] = (struct orgd){.org_id = org};
-    return &a->orgs[a->n_orgs++];
+    memmove(&n[lo + 1], &n[lo], (a->n_orgs - lo) * sizeof *n);
+    n[lo] = (struct orgd){.org_id = org};
+    a->n_orgs++;
+    return &n[lo];
 }
 
-static int digest(struct ds_alerts *a, const struct ds_org *org, struct orgd *od, bool repeat,
-                  uint64_t now)
+/* One digest of the organisation's records g[0..m) (policy's group of it). */
+static int digest(struct ds_alerts *a, const struct ds_org *org, struct orgd *od,
+                  const struct org_rec *g, size_t m, bool repeat, uint64_t now)
 {
-    const struct ds_alert **v = calloc(a->n_recs ? a->n_recs : 1, sizeof *v);
-    struct ds_alert *al = calloc(a->n_recs ? a->n_recs : 1, sizeof *al);
-    struct rec **rs = calloc(a->n_recs ? a->n_recs : 1, sizeof *rs);
+    const struct ds_alert **v = calloc(m ? m : 1, sizeof *v);
+    struct ds_alert *al = calloc(m ? m : 1, sizeof *al);
+    struct rec **rs = calloc(m ? m : 1, sizeof *rs);
     size_t n = 0;
     int rc = 0;
     char *json = NULL, *subject = NULL, *body = NULL;
@@ -723,10 +771,8 @@ static int digest(struct ds_alerts *a, const struct ds_org *org, struct orgd *od
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < a->n_recs; i++) {
-        struct rec *r = a->recs[i];
-        if (r->org_id != org->id)
-            continue;
+    for (size_t i = 0; i < m; i++) {
+        struct rec *r = g[i].r;
         if (repeat ? r->state == DS_ALERT_CLOSED && !r->changed : !r->changed)
             continue;
         to_alert(a, r, org, &al[n]);
@@ -829,7 +875,21 @@ static int apply(struct ds_alerts *a, const struct ds_registry *reg,
     return 0;
 }
 
-/* Timers: quiet alerts close, digests go out. flush: every pending digest now. */
+static int cmp_org_rec(const void *x, const void *y)
+{
+    const struct org_rec *a = x, *b = y;
+    if (a->org_id != b->org_id)
+        return a->org_id < b->org_id ? -1 : 1;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static bool tx_due(const struct ds_alerts *a);
+static int tx_split(struct ds_alerts *a, const struct ds_registry *reg);
+
+/* Timers: quiet alerts close, digests go out. flush: every pending digest now. The records are
+ * grouped by organisation (one sort), so an organisation costs what its own records cost and
+ * one without records nothing; organisations go in id order, as the registry lists them. A
+ * long pass (thousands of digests at the end of a replay) commits between organisations. */
 static int policy(struct ds_alerts *a, const struct ds_registry *reg, uint64_t now, bool flush)
 {
     int rc = 0;
@@ -841,14 +901,30 @@ static int policy(struct ds_alerts *a, const struct ds_registry *reg, uint64_t n
             r->dirty = true;
         }
     }
-    for (size_t k = 0; reg && k < reg->n_orgs && rc == 0; k++) {
-        const struct ds_org *org = &reg->orgs[k];
+    if (!reg || !reg->n_orgs || !a->n_recs)
+        return 0;
+    size_t n = a->n_recs; /* policy adds no records and frees none */
+    if (a->cap_grp < n) {
+        struct org_rec *g = realloc(a->grp, n * sizeof *g);
+        if (!g)
+            return -ENOMEM;
+        a->grp = g;
+        a->cap_grp = n;
+    }
+    struct org_rec *grp = a->grp;
+    for (size_t i = 0; i < n; i++)
+        grp[i] = (struct org_rec){.org_id = a->recs[i]->org_id, .pos = i, .r = a->recs[i]};
+    qsort(grp, n, sizeof *grp, cmp_org_rec);
+    for (size_t i = 0, j; i < n && rc == 0; i = j) {
+        for (j = i; j < n && grp[j].org_id == grp[i].org_id; j++)
+            ;
+        const struct ds_org *org = ds_registry_find(reg, grp[i].org_id);
+        if (!org)
+            continue; /* removed meanwhile: no digests */
         bool changes = false, open = false;
         uint64_t first_notice = 0; /* of the open alerts: repeats start from it until a digest */
-        for (size_t i = 0; i < a->n_recs; i++) {
-            const struct rec *r = a->recs[i];
-            if (r->org_id != org->id)
-                continue;
+        for (size_t k = i; k < j; k++) {
+            const struct rec *r = grp[k].r;
             changes = changes || r->changed;
             if (r->state != DS_ALERT_CLOSED) {
                 open = true;
@@ -878,9 +954,12 @@ static int policy(struct ds_alerts *a, const struct ds_registry *reg, uint64_t n
             send = repeat = true;
         }
         if (send)
-            rc = digest(a, org, od, repeat, now);
+            rc = digest(a, org, od, grp + i, j - i, repeat, now);
         if (rc == 0 && (send || before != (od->pending_since != 0)))
             rc = save_orgd(a, od);
+        /* a failed split has rolled back and reloaded: grp is stale, and rc ends the loop */
+        if (rc == 0 && send && j < n && tx_due(a))
+            rc = tx_split(a, reg);
     }
     return rc;
 }
@@ -896,7 +975,10 @@ static void forget_closed(struct ds_alerts *a)
         else
             a->recs[k++] = r;
     }
+    bool freed = k < a->n_recs;
     a->n_recs = k;
+    if (freed)
+        index_rebuild(a); /* without memory for it, hb is NULL: lookups scan */
 }
 
 /*
@@ -909,6 +991,8 @@ static void reload(struct ds_alerts *a, const uint64_t before[4], size_t events)
     for (size_t i = 0; i < a->n_recs; i++)
         free(a->recs[i]);
     a->n_recs = 0;
+    free(a->hb); /* rebuilt by the first record loaded */
+    a->hb = NULL;
     free(a->orgs);
     a->orgs = NULL;
     a->n_orgs = 0;
@@ -929,6 +1013,81 @@ static void count_states(struct ds_alerts *a)
         n[a->recs[i]->state]++;
     for (int i = 0; i < 4; i++)
         atomic_store(&a->stats.by_state[i], n[i]);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * Write transactions of a pass. Each begins with BEGIN IMMEDIATE: the write lock is taken
+ * first, where the busy handler waits for it, so no statement inside can meet SQLITE_BUSY
+ * (a read would otherwise pin a snapshot that the later write cannot upgrade). While another
+ * connection holds the lock past the busy timeout the begin is tried again (logged, counted):
+ * the batch waits in memory and no event is lost. A transaction lasts at most about
+ * TX_BUDGET_NS of work (tx_split commits and begins anew between events or digests), so the
+ * ingest, the outbox and the API never wait long for the engine.
+ */
+static int tx_begin(struct ds_alerts *a)
+{
+    for (unsigned waits = 1;; waits++) {
+        int r = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (r == SQLITE_OK)
+            break;
+        if (r != SQLITE_BUSY)
+            return fail(a, "beginning a transaction");
+        a->stats.lock_waits++;
+        ds_warn("alerts",
+                "%s: the write lock is held by another connection (waited %u s); waiting on",
+                a->path, waits * BUSY_MS / 1000);
+    }
+    a->in_tx = true;
+    a->tx_t0 = mono_ns();
+    a->tx_before[0] = a->stats.alerts_created;
+    a->tx_before[1] = a->stats.notices;
+    a->tx_before[2] = a->stats.digests;
+    a->tx_before[3] = a->stats.outbox_rows;
+    a->tx_events = 0;
+    return 0;
+}
+
+/* Ends the open transaction. rc 0: the dirty records are written and it commits (the delivery
+ * workers are rung); otherwise, or when that fails, it rolls back and memory is reloaded from
+ * the store (the transaction's events are lost, logged). Returns the first error. */
+static int tx_end(struct ds_alerts *a, const struct ds_registry *reg, int rc)
+{
+    a->in_tx = false;
+    for (size_t i = 0; i < a->n_recs && rc == 0; i++)
+        if (a->recs[i]->dirty)
+            rc = write_rec(a, a->recs[i], ds_registry_find(reg, a->recs[i]->org_id));
+    if (rc == 0 && (rc = exec(a, "COMMIT")) == 0) {
+        if (a->wake)
+            a->wake(a->wake_ctx); /* the rows are durable: deliver */
+        return 0;
+    }
+    sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    ds_obalerts_reset(a->ob);
+    reload(a, a->tx_before, a->tx_events);
+    return rc;
+}
+
+static bool tx_due(const struct ds_alerts *a)
+{
+    return mono_ns() - a->tx_t0 >= TX_BUDGET_NS;
+}
+
+/* Commits what the pass did so far and goes on in a new transaction, after a pause in which
+ * a connection waiting for the lock (ds_db_busy_wait) takes it. */
+static int tx_split(struct ds_alerts *a, const struct ds_registry *reg)
+{
+    int rc = tx_end(a, reg, 0);
+    if (rc)
+        return rc;
+    ds_db_yield();
+    return tx_begin(a);
 }
 
 static void *engine_main(void *arg)
@@ -983,28 +1142,30 @@ static void *engine_main(void *arg)
             if (batch[i].last_ns > now)
                 now = batch[i].last_ns;
         atomic_store(&a->seen_clock, now);
-        if (exec(a, "BEGIN IMMEDIATE") == 0) {
-            int rc = 0;
-            uint64_t before[4] = {a->stats.alerts_created, a->stats.notices, a->stats.digests,
-                                  a->stats.outbox_rows};
-            for (size_t i = 0; i < n && rc == 0; i++) {
-                a->stats.events++;
-                rc = apply(a, reg, &batch[i], now);
-            }
-            if (rc == 0)
-                rc = policy(a, reg, now, flush && draining);
-            for (size_t i = 0; i < a->n_recs && rc == 0; i++)
-                if (a->recs[i]->dirty)
-                    rc = write_rec(a, a->recs[i], ds_registry_find(reg, a->recs[i]->org_id));
-            if (rc == 0 && exec(a, "COMMIT") == 0) {
-                forget_closed(a);
-                if (a->wake)
-                    a->wake(a->wake_ctx); /* the rows are durable: deliver */
-            } else {
-                sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
-                reload(a, before, n);
-            }
+        int rc = tx_begin(a);
+        size_t i = 0;
+        for (; i < n && rc == 0; i++) {
+            a->stats.events++;
+            a->tx_events++;
+            rc = apply(a, reg, &batch[i], now);
+            if (rc == 0 && i + 1 < n && tx_due(a))
+                rc = tx_split(a, reg);
         }
+        if (rc == 0)
+            rc = policy(a, reg, now, flush && draining);
+        uint64_t ob_rows = 0;
+        if (rc == 0 && a->in_tx)
+            rc = ds_obalerts_pass(a->ob, reg, &a->cfg, now, flush && draining, &ob_rows);
+        a->stats.outbox_rows += ob_rows;
+        if (a->in_tx) {
+            a->tx_events += n - i; /* after a failure the rest of the batch goes too */
+            rc = tx_end(a, reg, rc);
+        } else if (rc != 0 && i < n) {
+            ds_error("alerts", "%s: %zu alert events after a failed transaction are lost", a->path,
+                     n - i);
+        }
+        if (rc == 0)
+            forget_closed(a);
         count_states(a);
         if (draining) {
             pthread_mutex_lock(&a->mu);
@@ -1065,12 +1226,14 @@ int ds_alerts_open(struct ds_alerts **out, const char *db_path,
                         a->db ? sqlite3_errmsg(a->db) : "out of memory");
         goto out;
     }
-    sqlite3_busy_timeout(a->db, 10000);
+    ds_db_busy_wait(a->db, BUSY_MS);
     sqlite3_exec(a->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
     if ((rc = reconcile(a)) < 0 || (rc = load_open(a)) < 0) {
         ds_err_set(err, rc, "%s", a->err_msg[0] ? a->err_msg : "out of memory loading alerts");
         goto out;
     }
+    if ((rc = ds_obalerts_open(&a->ob, a->db, err)) < 0)
+        goto out;
     count_states(a);
     if (pthread_create(&a->thread, NULL, engine_main, a) != 0) {
         rc = ds_err_set(err, -EAGAIN, "cannot start the alert engine thread");
@@ -1151,8 +1314,11 @@ void ds_alerts_close(struct ds_alerts *a)
     for (size_t i = 0; i < a->n_recs; i++)
         free(a->recs[i]);
     free(a->recs);
+    free(a->hb);
+    free(a->grp);
     free(a->orgs);
     free(a->q);
+    ds_obalerts_close(a->ob);
     sqlite3_close(a->db);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);

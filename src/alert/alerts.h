@@ -30,6 +30,7 @@ struct ds_alerts_stats {
     _Atomic uint64_t events, alerts_created, notices, digests, outbox_rows;
     _Atomic uint64_t by_state[4]; /* alerts held now, by enum ds_alert_state */
     _Atomic uint64_t errors;      /* store errors (each logged) */
+    _Atomic uint64_t lock_waits;  /* write lock held elsewhere past the busy timeout (waited on) */
 };
 
 struct ds_alerts;

@@ -14,7 +14,9 @@
 #include <jansson.h>
 
 #include "analyze/host.h"
+#include "core/sbuf.h"
 #include "core/timefmt.h"
+#include "core/utf8.h"
 
 /*
  * Thread use: nothing here is mutable beyond the stack and the buffers a call allocates; the
@@ -112,122 +114,11 @@ static const struct {
     [COL_ORGANISATION] = {.name = "extra.organisation"},
 };
 
-/* ---- growing string buffer: the caller owns b->p once finished ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)n < sizeof tmp) {
-        sb_add(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(b, big, (size_t)n);
-    free(big);
-}
-
-/* Hands the text to *out (the caller frees it) or frees it and reports ENOMEM. */
-static int sb_finish(struct sbuf *b, char **out, const char *what, struct ds_err *err)
-{
-    if (!b->oom && !b->p)
-        sb_add(b, "", 0);
-    if (b->oom) {
-        free(b->p);
-        *b = (struct sbuf){0};
-        return ds_err_set(err, -ENOMEM, "%s: out of memory", what);
-    }
-    *out = b->p;
-    *b = (struct sbuf){0};
-    return 0;
-}
-
 /* ---- checks and small formatters ---- */
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool utf8_ok(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    while (p < e) {
-        unsigned c = *p, cp, min;
-        size_t k;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if ((size_t)(e - p) <= k)
-            return false;
-        for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        p += k + 1;
-    }
-    return true;
-}
 
 static int check_str(const struct ds_alert *a, const char *what, const char *s, struct ds_err *err)
 {
-    if (s && !utf8_ok(s, strlen(s)))
+    if (s && !ds_utf8_valid(s, strlen(s)))
         return ds_err_set(err, -EINVAL, "alert %" PRId64 ": %s is not valid UTF-8", a->id, what);
     return 0;
 }
@@ -409,7 +300,7 @@ static int render_template(const struct ds_alert *a, const char *templates_dir, 
         rc = ds_err_set(err, -EIO, "alert template %s: read error", path);
     else if (n > TEMPLATE_MAX)
         rc = ds_err_set(err, -EFBIG, "alert template %s: longer than %d bytes", path, TEMPLATE_MAX);
-    else if (memchr(raw, '\0', n) || !utf8_ok(raw, n))
+    else if (memchr(raw, '\0', n) || !ds_utf8_valid(raw, n))
         rc = ds_err_set(err, -EINVAL, "alert template %s: not UTF-8 text", path);
     if (rc < 0) {
         free(raw);
@@ -445,16 +336,16 @@ static int render_template(const struct ds_alert *a, const char *templates_dir, 
     };
     /* At each "{{": a known name and "}}" is replaced (the value is not scanned again);
      * anything else keeps its first '{' and the scan goes on from the next byte. */
-    struct sbuf b = {0};
+    struct ds_sbuf b = {0};
     size_t pos = 0;
     while (pos < w) {
         const char *open = memmem(raw + pos, w - pos, "{{", 2);
         if (!open) {
-            sb_add(&b, raw + pos, w - pos);
+            ds_sbuf_add(&b, raw + pos, w - pos);
             break;
         }
         size_t o = (size_t)(open - raw);
-        sb_add(&b, raw + pos, o - pos);
+        ds_sbuf_add(&b, raw + pos, o - pos);
         const char *val = NULL;
         size_t skip = 1;
         for (size_t k = 0; k < sizeof subst / sizeof subst[0]; k++) {
@@ -467,13 +358,13 @@ static int render_template(const struct ds_alert *a, const char *templates_dir, 
             }
         }
         if (val)
-            sb_puts(&b, val);
+            ds_sbuf_puts(&b, val);
         else
-            sb_add(&b, "{", 1);
+            ds_sbuf_add(&b, "{", 1);
         pos = o + skip;
     }
     free(raw);
-    return sb_finish(&b, out, "alert template", err);
+    return ds_sbuf_finish(&b, out, "alert template", err);
 }
 
 /* ---- JSON ---- */
@@ -688,12 +579,12 @@ int ds_digest_json(const struct ds_alert *const *alerts, size_t n, const char *o
     *out = NULL;
     if (len)
         *len = 0;
-    if (!digest_id || !utf8_ok(digest_id, strlen(digest_id)))
+    if (!digest_id || !ds_utf8_valid(digest_id, strlen(digest_id)))
         return ds_err_set(err, -EINVAL, "digest: no digest id or not UTF-8");
     int rc = check_digest(alerts, n, org, err);
     if (rc < 0)
         return rc;
-    if (!utf8_ok(org, strlen(org)))
+    if (!ds_utf8_valid(org, strlen(org)))
         return ds_err_set(err, -EINVAL, "digest: organisation name is not valid UTF-8");
     bool bad = false;
     json_t *o = json_object();
@@ -725,21 +616,21 @@ int ds_digest_json(const struct ds_alert *const *alerts, size_t n, const char *o
 
 /* ---- CSV ---- */
 
-static void csv_field(struct sbuf *b, const char *s, bool first)
+static void csv_field(struct ds_sbuf *b, const char *s, bool first)
 {
     if (!first)
-        sb_add(b, ",", 1);
+        ds_sbuf_add(b, ",", 1);
     if (!strpbrk(s, ",\"\r\n")) {
-        sb_puts(b, s);
+        ds_sbuf_puts(b, s);
         return;
     }
-    sb_add(b, "\"", 1);
+    ds_sbuf_add(b, "\"", 1);
     for (const char *p = s; *p; p++) {
         if (*p == '"')
-            sb_add(b, "\"", 1);
-        sb_add(b, p, 1);
+            ds_sbuf_add(b, "\"", 1);
+        ds_sbuf_add(b, p, 1);
     }
-    sb_add(b, "\"", 1);
+    ds_sbuf_add(b, "\"", 1);
 }
 
 int ds_alert_csv_header(char **out, struct ds_err *err)
@@ -747,11 +638,11 @@ int ds_alert_csv_header(char **out, struct ds_err *err)
     if (!out)
         return ds_err_set(err, -EINVAL, "ds_alert_csv_header: NULL output");
     *out = NULL;
-    struct sbuf b = {0};
+    struct ds_sbuf b = {0};
     for (int i = 0; i < COL_COUNT; i++)
         csv_field(&b, columns[i].name, i == 0);
-    sb_add(&b, "\r\n", 2);
-    return sb_finish(&b, out, "CSV header", err);
+    ds_sbuf_add(&b, "\r\n", 2);
+    return ds_sbuf_finish(&b, out, "CSV header", err);
 }
 
 int ds_alert_csv_row(const struct ds_alert *a, char **out, struct ds_err *err)
@@ -764,11 +655,11 @@ int ds_alert_csv_row(const struct ds_alert *a, char **out, struct ds_err *err)
         return rc;
     struct imq_cells c;
     imq_cells(a, &c);
-    struct sbuf b = {0};
+    struct ds_sbuf b = {0};
     for (int i = 0; i < COL_COUNT; i++)
         csv_field(&b, c.v[i], i == 0);
-    sb_add(&b, "\r\n", 2);
-    return sb_finish(&b, out, "CSV row", err);
+    ds_sbuf_add(&b, "\r\n", 2);
+    return ds_sbuf_finish(&b, out, "CSV row", err);
 }
 
 /* ---- XML ---- */
@@ -776,54 +667,53 @@ int ds_alert_csv_row(const struct ds_alert *a, char **out, struct ds_err *err)
 /* Escapes the five markup characters; control characters XML 1.0 forbids (and U+FFFE,
  * U+FFFF) become U+FFFD; in attributes TAB, LF and CR become character references so
  * attribute normalisation keeps them. s is valid UTF-8 (checked before). */
-static void xml_esc(struct sbuf *b, const char *s, bool attr)
+void ds_xml_escape(struct ds_sbuf *b, const char *s, bool attr)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
         case '&':
-            sb_puts(b, "&amp;");
+            ds_sbuf_puts(b, "&amp;");
             break;
         case '<':
-            sb_puts(b, "&lt;");
+            ds_sbuf_puts(b, "&lt;");
             break;
         case '>':
-            sb_puts(b, "&gt;");
+            ds_sbuf_puts(b, "&gt;");
             break;
         case '"':
-            sb_puts(b, "&quot;");
+            ds_sbuf_puts(b, "&quot;");
             break;
         case '\'':
-            sb_puts(b, "&apos;");
+            ds_sbuf_puts(b, "&apos;");
             break;
         case '\r':
-            sb_puts(b, "&#13;");
+            ds_sbuf_puts(b, "&#13;");
             break;
         case '\t':
         case '\n':
             if (attr)
-                sb_puts(b, *p == '\t' ? "&#9;" : "&#10;");
+                ds_sbuf_puts(b, *p == '\t' ? "&#9;" : "&#10;");
             else
-                sb_add(b, (const char *)p, 1);
+                ds_sbuf_add(b, (const char *)p, 1);
             break;
         default:
             if (*p < 0x20) {
-                sb_puts(b, "\xef\xbf\xbd");
+                ds_sbuf_puts(b, "\xef\xbf\xbd");
             } else if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
-                sb_puts(b, "\xef\xbf\xbd");
+                ds_sbuf_puts(b, "\xef\xbf\xbd");
                 p += 2;
             } else {
-                sb_add(b, (const char *)p, 1);
+                ds_sbuf_add(b, (const char *)p, 1);
             }
         }
     }
 }
 
-/* <name>escaped text</name> on its own line at the given indent. */
-static void xml_elem(struct sbuf *b, const char *indent, const char *name, const char *text)
+void ds_xml_elem(struct ds_sbuf *b, const char *indent, const char *name, const char *text)
 {
-    sb_printf(b, "%s<%s>", indent, name);
-    xml_esc(b, text, false);
-    sb_printf(b, "</%s>\n", name);
+    ds_sbuf_printf(b, "%s<%s>", indent, name);
+    ds_xml_escape(b, text, false);
+    ds_sbuf_printf(b, "</%s>\n", name);
 }
 
 int ds_alert_xml(const struct ds_alert *a, const char *templates_dir, char **out,
@@ -840,128 +730,130 @@ int ds_alert_xml(const struct ds_alert *a, const char *templates_dir, char **out
     if ((rc = render_template(a, templates_dir, lang, &response, err)) < 0)
         return rc;
 
-    struct sbuf b = {0};
+    struct ds_sbuf b = {0};
     char t[TIME_LEN], addr[DS_ADDR_STRLEN], pb[8];
-    sb_printf(&b, "<alert version=\"%d\" id=\"%" PRId64 "\">\n", DS_ALERT_JSON_VERSION, a->id);
-    sb_printf(&b, "  <organisation id=\"%" PRId64 "\">", a->org_id);
-    xml_esc(&b, a->org_name, false);
-    sb_puts(&b, "</organisation>\n");
-    xml_elem(&b, "  ", "lang", lang);
-    xml_elem(&b, "  ", "address", ds_addr_format(&a->address, addr));
-    xml_elem(&b, "  ", "case", ds_case_names[a->kase]);
-    xml_elem(&b, "  ", "state", ds_alert_state_names[a->state]);
-    xml_elem(&b, "  ", "severity", ds_severity_names[a->severity]);
-    xml_elem(&b, "  ", "first_seen", ds_time_format_ns(a->first_ns, t, sizeof t));
-    xml_elem(&b, "  ", "last_seen", ds_time_format_ns(a->last_ns, t, sizeof t));
+    ds_sbuf_printf(&b, "<alert version=\"%d\" id=\"%" PRId64 "\">\n", DS_ALERT_JSON_VERSION, a->id);
+    ds_sbuf_printf(&b, "  <organisation id=\"%" PRId64 "\">", a->org_id);
+    ds_xml_escape(&b, a->org_name, false);
+    ds_sbuf_puts(&b, "</organisation>\n");
+    ds_xml_elem(&b, "  ", "lang", lang);
+    ds_xml_elem(&b, "  ", "address", ds_addr_format(&a->address, addr));
+    ds_xml_elem(&b, "  ", "case", ds_case_names[a->kase]);
+    ds_xml_elem(&b, "  ", "state", ds_alert_state_names[a->state]);
+    ds_xml_elem(&b, "  ", "severity", ds_severity_names[a->severity]);
+    ds_xml_elem(&b, "  ", "first_seen", ds_time_format_ns(a->first_ns, t, sizeof t));
+    ds_xml_elem(&b, "  ", "last_seen", ds_time_format_ns(a->last_ns, t, sizeof t));
     if (a->updated_ns)
-        xml_elem(&b, "  ", "updated", ds_time_format_ns(a->updated_ns, t, sizeof t));
-    sb_printf(&b, "  <packets>%" PRIu64 "</packets>\n", a->packets);
-    sb_printf(&b, "  <bytes>%" PRIu64 "</bytes>\n", a->bytes);
-    sb_printf(&b, "  <targets>%" PRIu32 "</targets>\n", a->targets);
+        ds_xml_elem(&b, "  ", "updated", ds_time_format_ns(a->updated_ns, t, sizeof t));
+    ds_sbuf_printf(&b, "  <packets>%" PRIu64 "</packets>\n", a->packets);
+    ds_sbuf_printf(&b, "  <bytes>%" PRIu64 "</bytes>\n", a->bytes);
+    ds_sbuf_printf(&b, "  <targets>%" PRIu32 "</targets>\n", a->targets);
 
     bool any = false;
     for (int i = 0; i < DS_PROTO_COUNT; i++) {
         if (!(a->protos & (1u << i)))
             continue;
-        sb_puts(&b, any ? "" : "  <protocols>\n");
+        ds_sbuf_puts(&b, any ? "" : "  <protocols>\n");
         any = true;
-        xml_elem(&b, "    ", "protocol", proto_idx_names[i]);
+        ds_xml_elem(&b, "    ", "protocol", proto_idx_names[i]);
     }
-    sb_puts(&b, any ? "  </protocols>\n" : "  <protocols/>\n");
+    ds_sbuf_puts(&b, any ? "  </protocols>\n" : "  <protocols/>\n");
 
     if (a->n_ports) {
-        sb_puts(&b, "  <ports>\n");
+        ds_sbuf_puts(&b, "  <ports>\n");
         for (size_t i = 0; i < a->n_ports; i++)
-            sb_printf(&b, "    <port proto=\"%s\" port=\"%u\" packets=\"%" PRIu64 "\"/>\n",
-                      ip_proto_name(a->ports[i].proto, pb, sizeof pb), a->ports[i].port,
-                      a->ports[i].packets);
-        sb_puts(&b, "  </ports>\n");
+            ds_sbuf_printf(&b, "    <port proto=\"%s\" port=\"%u\" packets=\"%" PRIu64 "\"/>\n",
+                           ip_proto_name(a->ports[i].proto, pb, sizeof pb), a->ports[i].port,
+                           a->ports[i].packets);
+        ds_sbuf_puts(&b, "  </ports>\n");
     } else {
-        sb_puts(&b, "  <ports/>\n");
+        ds_sbuf_puts(&b, "  <ports/>\n");
     }
 
     any = false;
     for (int i = 0; i < DS_CLASS_COUNT; i++) {
         if (!(a->classes & DS_CLASS_BIT(i)))
             continue;
-        sb_puts(&b, any ? "" : "  <classes>\n");
+        ds_sbuf_puts(&b, any ? "" : "  <classes>\n");
         any = true;
-        xml_elem(&b, "    ", "class", ds_class_table[i].name);
+        ds_xml_elem(&b, "    ", "class", ds_class_table[i].name);
     }
-    sb_puts(&b, any ? "  </classes>\n" : "  <classes/>\n");
+    ds_sbuf_puts(&b, any ? "  </classes>\n" : "  <classes/>\n");
 
     any = false;
     for (int i = 0; i < DS_FP_COUNT; i++) {
         if (!(a->fps & DS_FP_BIT(i)))
             continue;
-        sb_puts(&b, any ? "" : "  <fingerprints>\n");
+        ds_sbuf_puts(&b, any ? "" : "  <fingerprints>\n");
         any = true;
-        sb_puts(&b, "    <fingerprint name=\"");
-        xml_esc(&b, ds_fingerprints[i]->name, true);
-        sb_puts(&b, "\">");
-        xml_esc(&b, ds_fingerprints[i]->description, false);
-        sb_puts(&b, "</fingerprint>\n");
+        ds_sbuf_puts(&b, "    <fingerprint name=\"");
+        ds_xml_escape(&b, ds_fingerprints[i]->name, true);
+        ds_sbuf_puts(&b, "\">");
+        ds_xml_escape(&b, ds_fingerprints[i]->description, false);
+        ds_sbuf_puts(&b, "</fingerprint>\n");
     }
-    sb_puts(&b, any ? "  </fingerprints>\n" : "  <fingerprints/>\n");
+    ds_sbuf_puts(&b, any ? "  </fingerprints>\n" : "  <fingerprints/>\n");
 
     if (a->scan_type)
-        xml_elem(&b, "  ", "scan_type", a->scan_type);
+        ds_xml_elem(&b, "  ", "scan_type", a->scan_type);
     if (a->family)
-        xml_elem(&b, "  ", "family", a->family);
+        ds_xml_elem(&b, "  ", "family", a->family);
     if (a->kase == DS_CASE_BACKSCATTER) {
-        sb_puts(&b, "  <backscatter");
+        ds_sbuf_puts(&b, "  <backscatter");
         if (a->dos_basis) {
-            sb_puts(&b, " basis=\"");
-            xml_esc(&b, a->dos_basis, true);
-            sb_puts(&b, "\"");
+            ds_sbuf_puts(&b, " basis=\"");
+            ds_xml_escape(&b, a->dos_basis, true);
+            ds_sbuf_puts(&b, "\"");
         }
         if (a->dos_peak_ppm)
-            sb_printf(&b, " peak_ppm=\"%" PRIu64 "\"", a->dos_peak_ppm);
-        sb_puts(&b, "/>\n");
+            ds_sbuf_printf(&b, " peak_ppm=\"%" PRIu64 "\"", a->dos_peak_ppm);
+        ds_sbuf_puts(&b, "/>\n");
     }
 
     if (a->n_samples) {
-        sb_puts(&b, "  <samples>\n");
+        ds_sbuf_puts(&b, "  <samples>\n");
         for (size_t i = 0; i < a->n_samples; i++) {
             const struct ds_alert_sample *s = &a->samples[i];
             char src[DS_ADDR_STRLEN], dst[DS_ADDR_STRLEN];
-            sb_printf(&b, "    <sample time=\"%s\" src=\"%s\" dst=\"%s\" proto=\"%s\" ttl=\"%u\"",
-                      ds_time_format_ns(s->ts_ns, t, sizeof t), ds_addr_format(&s->src, src),
-                      ds_addr_format(&s->dst, dst), ip_proto_name(s->proto, pb, sizeof pb), s->ttl);
+            ds_sbuf_printf(
+                &b, "    <sample time=\"%s\" src=\"%s\" dst=\"%s\" proto=\"%s\" ttl=\"%u\"",
+                ds_time_format_ns(s->ts_ns, t, sizeof t), ds_addr_format(&s->src, src),
+                ds_addr_format(&s->dst, dst), ip_proto_name(s->proto, pb, sizeof pb), s->ttl);
             if (ds_addr_is_v4(&s->src))
-                sb_printf(&b, " ip_id=\"%u\"", s->ip_id);
+                ds_sbuf_printf(&b, " ip_id=\"%u\"", s->ip_id);
             if (s->proto == 6 || s->proto == 17)
-                sb_printf(&b, " sport=\"%u\" dport=\"%u\"", s->sport, s->dport);
+                ds_sbuf_printf(&b, " sport=\"%u\" dport=\"%u\"", s->sport, s->dport);
             if (s->proto == 6)
-                sb_printf(&b, " tcp_flags=\"%u\" seq=\"%" PRIu32 "\" win=\"%u\"", s->tcp_flags,
-                          s->seq, s->win);
+                ds_sbuf_printf(&b, " tcp_flags=\"%u\" seq=\"%" PRIu32 "\" win=\"%u\"", s->tcp_flags,
+                               s->seq, s->win);
             if (s->proto == 1 || s->proto == 58)
-                sb_printf(&b, " icmp_type=\"%u\" icmp_code=\"%u\"", s->icmp_type, s->icmp_code);
-            sb_puts(&b, "/>\n");
+                ds_sbuf_printf(&b, " icmp_type=\"%u\" icmp_code=\"%u\"", s->icmp_type,
+                               s->icmp_code);
+            ds_sbuf_puts(&b, "/>\n");
         }
-        sb_puts(&b, "  </samples>\n");
+        ds_sbuf_puts(&b, "  </samples>\n");
     } else {
-        sb_puts(&b, "  <samples/>\n");
+        ds_sbuf_puts(&b, "  <samples/>\n");
     }
 
     /* the IntelMQ fields that have a value, in the CSV's column order */
     struct imq_cells c;
     imq_cells(a, &c);
-    sb_puts(&b, "  <intelmq>\n");
+    ds_sbuf_puts(&b, "  <intelmq>\n");
     for (int i = 0; i < COL_COUNT; i++) {
         if (!c.v[i][0])
             continue;
-        sb_printf(&b, "    <field name=\"%s\">", columns[i].name);
-        xml_esc(&b, c.v[i], false);
-        sb_puts(&b, "</field>\n");
+        ds_sbuf_printf(&b, "    <field name=\"%s\">", columns[i].name);
+        ds_xml_escape(&b, c.v[i], false);
+        ds_sbuf_puts(&b, "</field>\n");
     }
-    sb_puts(&b, "  </intelmq>\n");
+    ds_sbuf_puts(&b, "  </intelmq>\n");
 
-    sb_printf(&b, "  <response lang=\"%s\">", lang);
-    xml_esc(&b, response, false);
-    sb_puts(&b, "</response>\n</alert>\n");
+    ds_sbuf_printf(&b, "  <response lang=\"%s\">", lang);
+    ds_xml_escape(&b, response, false);
+    ds_sbuf_puts(&b, "</response>\n</alert>\n");
     free(response);
-    return sb_finish(&b, out, "alert XML", err);
+    return ds_sbuf_finish(&b, out, "alert XML", err);
 }
 
 /* ---- e-mail text ---- */
@@ -1128,62 +1020,62 @@ static void one_line(char *s)
 }
 
 /* An ISO time, and in Japanese also the Japan time (UTC+9, no daylight saving). */
-static void put_time(struct sbuf *b, const struct words *w, uint64_t ns)
+static void put_time(struct ds_sbuf *b, const struct words *w, uint64_t ns)
 {
     char t[TIME_LEN];
-    sb_puts(b, ds_time_format_ns(ns, t, sizeof t));
+    ds_sbuf_puts(b, ds_time_format_ns(ns, t, sizeof t));
     if (w->jst) {
         struct tm tm;
         time_t tt = (time_t)(ns / 1000000000u) + 9 * 3600;
         gmtime_r(&tt, &tm);
         char j[32];
         strftime(j, sizeof j, "%Y-%m-%d %H:%M:%S", &tm);
-        sb_printf(b, "（日本時間 %s）", j);
+        ds_sbuf_printf(b, "（日本時間 %s）", j);
     }
 }
 
-static void put_endpoint(struct sbuf *b, const struct ds_addr *a, bool port, uint16_t p)
+static void put_endpoint(struct ds_sbuf *b, const struct ds_addr *a, bool port, uint16_t p)
 {
     char s[DS_ADDR_STRLEN];
     ds_addr_format(a, s);
     if (!port)
-        sb_puts(b, s);
+        ds_sbuf_puts(b, s);
     else if (ds_addr_is_v4(a))
-        sb_printf(b, "%s:%u", s, p);
+        ds_sbuf_printf(b, "%s:%u", s, p);
     else
-        sb_printf(b, "[%s]:%u", s, p);
+        ds_sbuf_printf(b, "[%s]:%u", s, p);
 }
 
-static void put_sample(struct sbuf *b, const struct ds_alert_sample *s)
+static void put_sample(struct ds_sbuf *b, const struct ds_alert_sample *s)
 {
     static const char *const flag_names[8] = {"FIN", "SYN", "RST", "PSH",
                                               "ACK", "URG", "ECE", "CWR"};
     char t[TIME_LEN], pb[8];
     bool ports = s->proto == 6 || s->proto == 17;
-    sb_printf(b, "  %s %s ", ds_time_format_ns(s->ts_ns, t, sizeof t),
-              ip_proto_name(s->proto, pb, sizeof pb));
+    ds_sbuf_printf(b, "  %s %s ", ds_time_format_ns(s->ts_ns, t, sizeof t),
+                   ip_proto_name(s->proto, pb, sizeof pb));
     put_endpoint(b, &s->src, ports, s->sport);
-    sb_puts(b, " -> ");
+    ds_sbuf_puts(b, " -> ");
     put_endpoint(b, &s->dst, ports, s->dport);
-    sb_printf(b, " ttl %u", s->ttl);
+    ds_sbuf_printf(b, " ttl %u", s->ttl);
     if (s->proto == 6) {
-        sb_puts(b, " flags ");
+        ds_sbuf_puts(b, " flags ");
         bool any = false;
         for (int i = 0; i < 8; i++) {
             if (s->tcp_flags & (1u << i)) {
-                sb_printf(b, "%s%s", any ? "," : "", flag_names[i]);
+                ds_sbuf_printf(b, "%s%s", any ? "," : "", flag_names[i]);
                 any = true;
             }
         }
         if (!any)
-            sb_puts(b, "none");
-        sb_printf(b, " seq %" PRIu32 " win %u", s->seq, s->win);
+            ds_sbuf_puts(b, "none");
+        ds_sbuf_printf(b, " seq %" PRIu32 " win %u", s->seq, s->win);
     }
     if (s->proto == 1 || s->proto == 58)
-        sb_printf(b, " type %u code %u", s->icmp_type, s->icmp_code);
+        ds_sbuf_printf(b, " type %u code %u", s->icmp_type, s->icmp_code);
     if (ds_addr_is_v4(&s->src))
-        sb_printf(b, " id %u", s->ip_id);
-    sb_puts(b, "\n");
+        ds_sbuf_printf(b, " id %u", s->ip_id);
+    ds_sbuf_puts(b, "\n");
 }
 
 static const char *scan_words(const struct words *w, const char *scan)
@@ -1200,80 +1092,80 @@ static const char *scan_words(const struct words *w, const char *scan)
 }
 
 /* "[darkscope #42] New: internal scanning from 192.0.2.10 (Example City), severity high" */
-static void put_subject(struct sbuf *b, const struct words *w, const struct ds_alert *a)
+static void put_subject(struct ds_sbuf *b, const struct words *w, const struct ds_alert *a)
 {
     char addr[DS_ADDR_STRLEN];
     ds_addr_format(&a->address, addr);
     if (w->jst)
-        sb_printf(b, "[darkscope #%" PRId64 "]【%s】%s%s%s（%s、重要度：%s）", a->id,
-                  w->state[a->state], w->subj_pre[a->kase], addr, w->subj_post[a->kase],
-                  a->org_name, w->severity[a->severity]);
+        ds_sbuf_printf(b, "[darkscope #%" PRId64 "]【%s】%s%s%s（%s、重要度：%s）", a->id,
+                       w->state[a->state], w->subj_pre[a->kase], addr, w->subj_post[a->kase],
+                       a->org_name, w->severity[a->severity]);
     else
-        sb_printf(b, "[darkscope #%" PRId64 "] %s: %s%s%s (%s), severity %s", a->id,
-                  w->state[a->state], w->subj_pre[a->kase], addr, w->subj_post[a->kase],
-                  a->org_name, w->severity[a->severity]);
+        ds_sbuf_printf(b, "[darkscope #%" PRId64 "] %s: %s%s%s (%s), severity %s", a->id,
+                       w->state[a->state], w->subj_pre[a->kase], addr, w->subj_post[a->kase],
+                       a->org_name, w->severity[a->severity]);
 }
 
-static void put_summary(struct sbuf *b, const struct words *w, const struct ds_alert *a)
+static void put_summary(struct ds_sbuf *b, const struct words *w, const struct ds_alert *a)
 {
     char addr[DS_ADDR_STRLEN], pb[8];
-    sb_printf(b, "%s %" PRId64 "\n\n", w->title, a->id);
-    sb_printf(b, "%s%s\n", w->l_org, a->org_name);
-    sb_printf(b, "%s%s\n", w->l_addr, ds_addr_format(&a->address, addr));
-    sb_printf(b, "%s%s\n", w->l_case, w->case_long[a->kase]);
-    sb_printf(b, "%s%s\n", w->l_state, w->state_long[a->state]);
-    sb_printf(b, "%s%s\n", w->l_sev, w->severity[a->severity]);
-    sb_puts(b, w->l_first);
+    ds_sbuf_printf(b, "%s %" PRId64 "\n\n", w->title, a->id);
+    ds_sbuf_printf(b, "%s%s\n", w->l_org, a->org_name);
+    ds_sbuf_printf(b, "%s%s\n", w->l_addr, ds_addr_format(&a->address, addr));
+    ds_sbuf_printf(b, "%s%s\n", w->l_case, w->case_long[a->kase]);
+    ds_sbuf_printf(b, "%s%s\n", w->l_state, w->state_long[a->state]);
+    ds_sbuf_printf(b, "%s%s\n", w->l_sev, w->severity[a->severity]);
+    ds_sbuf_puts(b, w->l_first);
     put_time(b, w, a->first_ns);
-    sb_printf(b, "\n%s", w->l_last);
+    ds_sbuf_printf(b, "\n%s", w->l_last);
     put_time(b, w, a->last_ns);
-    sb_printf(b, "\n%s%" PRIu64 "%s%" PRIu64 "%s\n", w->l_packets, a->packets, w->bytes_open,
-              a->bytes, w->bytes_close);
-    sb_printf(b, "%s%" PRIu32 "%s\n", w->l_targets, a->targets, w->targets_suffix);
+    ds_sbuf_printf(b, "\n%s%" PRIu64 "%s%" PRIu64 "%s\n", w->l_packets, a->packets, w->bytes_open,
+                   a->bytes, w->bytes_close);
+    ds_sbuf_printf(b, "%s%" PRIu32 "%s\n", w->l_targets, a->targets, w->targets_suffix);
 
-    sb_puts(b, w->l_protos);
+    ds_sbuf_puts(b, w->l_protos);
     bool any = false;
     for (int i = 0; i < DS_PROTO_COUNT; i++) {
         if (a->protos & (1u << i)) {
-            sb_printf(b, "%s%s", any ? ", " : "", proto_idx_names[i]);
+            ds_sbuf_printf(b, "%s%s", any ? ", " : "", proto_idx_names[i]);
             any = true;
         }
     }
-    sb_printf(b, "%s\n%s", any ? "" : w->none, w->l_ports);
+    ds_sbuf_printf(b, "%s\n%s", any ? "" : w->none, w->l_ports);
     for (size_t i = 0; i < a->n_ports; i++)
-        sb_printf(b, "%s%s/%u (%" PRIu64 "%s)", i ? ", " : "",
-                  ip_proto_name(a->ports[i].proto, pb, sizeof pb), a->ports[i].port,
-                  a->ports[i].packets, w->port_packets);
-    sb_printf(b, "%s\n%s", a->n_ports ? "" : w->none, w->l_classes);
+        ds_sbuf_printf(b, "%s%s/%u (%" PRIu64 "%s)", i ? ", " : "",
+                       ip_proto_name(a->ports[i].proto, pb, sizeof pb), a->ports[i].port,
+                       a->ports[i].packets, w->port_packets);
+    ds_sbuf_printf(b, "%s\n%s", a->n_ports ? "" : w->none, w->l_classes);
     any = false;
     for (int i = 0; i < DS_CLASS_COUNT; i++) {
         if (a->classes & DS_CLASS_BIT(i)) {
-            sb_printf(b, "%s%s", any ? ", " : "", ds_class_table[i].name);
+            ds_sbuf_printf(b, "%s%s", any ? ", " : "", ds_class_table[i].name);
             any = true;
         }
     }
-    sb_printf(b, "%s\n%s", any ? "" : w->none, w->l_fps);
+    ds_sbuf_printf(b, "%s\n%s", any ? "" : w->none, w->l_fps);
     any = false;
     for (int i = 0; i < DS_FP_COUNT; i++) {
         if (a->fps & DS_FP_BIT(i)) {
-            sb_printf(b, "%s%s (%s)", any ? w->indent : "", ds_fingerprints[i]->name,
-                      ds_fingerprints[i]->description);
-            sb_puts(b, "\n");
+            ds_sbuf_printf(b, "%s%s (%s)", any ? w->indent : "", ds_fingerprints[i]->name,
+                           ds_fingerprints[i]->description);
+            ds_sbuf_puts(b, "\n");
             any = true;
         }
     }
     if (!any)
-        sb_printf(b, "%s\n", w->none);
+        ds_sbuf_printf(b, "%s\n", w->none);
     if (a->scan_type)
-        sb_printf(b, "%s%s\n", w->l_scan, scan_words(w, a->scan_type));
+        ds_sbuf_printf(b, "%s%s\n", w->l_scan, scan_words(w, a->scan_type));
     if (a->family)
-        sb_printf(b, "%s%s%s\n", w->l_family, a->family, w->suspected);
+        ds_sbuf_printf(b, "%s%s%s\n", w->l_family, a->family, w->suspected);
     if (a->kase == DS_CASE_BACKSCATTER && a->dos_basis)
-        sb_printf(b, "%s%s\n", w->l_basis, a->dos_basis);
+        ds_sbuf_printf(b, "%s%s\n", w->l_basis, a->dos_basis);
     if (a->kase == DS_CASE_BACKSCATTER && a->dos_peak_ppm)
-        sb_printf(b, "%s%" PRIu64 "%s\n", w->l_peak, a->dos_peak_ppm, w->per_minute);
+        ds_sbuf_printf(b, "%s%" PRIu64 "%s\n", w->l_peak, a->dos_peak_ppm, w->per_minute);
     if (a->n_samples) {
-        sb_printf(b, "%s\n", w->l_samples);
+        ds_sbuf_printf(b, "%s\n", w->l_samples);
         for (size_t i = 0; i < a->n_samples; i++)
             put_sample(b, &a->samples[i]);
     }
@@ -1294,20 +1186,20 @@ int ds_alert_text(const struct ds_alert *a, const char *templates_dir, char **su
     if ((rc = render_template(a, templates_dir, lang, &response, err)) < 0)
         return rc;
 
-    struct sbuf sb = {0}, bb = {0};
+    struct ds_sbuf sb = {0}, bb = {0};
     put_subject(&sb, w, a);
     put_summary(&bb, w, a);
-    sb_printf(&bb,
-              "\n----------------------------------------------------------------------\n\n"
-              "%s\n",
-              response);
+    ds_sbuf_printf(&bb,
+                   "\n----------------------------------------------------------------------\n\n"
+                   "%s\n",
+                   response);
     free(response);
-    if ((rc = sb_finish(&sb, subject, "alert subject", err)) < 0) {
+    if ((rc = ds_sbuf_finish(&sb, subject, "alert subject", err)) < 0) {
         free(bb.p);
         return rc;
     }
     one_line(*subject);
-    if ((rc = sb_finish(&bb, body, "alert text", err)) < 0) {
+    if ((rc = ds_sbuf_finish(&bb, body, "alert text", err)) < 0) {
         free(*subject);
         *subject = NULL;
         return rc;
@@ -1327,33 +1219,33 @@ int ds_digest_text(const struct ds_alert *const *alerts, size_t n, const char *o
     const struct words *w = words_for(ds_response_lang(lang));
     bool ja = w == &words_ja;
 
-    struct sbuf sb = {0}, bb = {0};
+    struct ds_sbuf sb = {0}, bb = {0};
     if (ja) {
-        sb_printf(&sb, "[darkscope] 継続中のアラート %zu 件のまとめ（%s）", n, org);
-        sb_printf(&bb, "darkscope 継続中のアラートのまとめ（%s）\n\n", org);
+        ds_sbuf_printf(&sb, "[darkscope] 継続中のアラート %zu 件のまとめ（%s）", n, org);
+        ds_sbuf_printf(&bb, "darkscope 継続中のアラートのまとめ（%s）\n\n", org);
         if (n)
-            sb_printf(&bb,
-                      "以前お知らせした次の %zu 件のアラートは現在も続いています（これらの"
-                      "アドレスからのパケットが引き続き観測されています）。\n"
-                      "詳細は添付の CSV ファイルをご覧ください。1 行が 1 件のアラートで、"
-                      "1 行目に列名（IntelMQ の項目名）があります。\n\n",
-                      n);
+            ds_sbuf_printf(&bb,
+                           "以前お知らせした次の %zu 件のアラートは現在も続いています（これらの"
+                           "アドレスからのパケットが引き続き観測されています）。\n"
+                           "詳細は添付の CSV ファイルをご覧ください。1 行が 1 件のアラートで、"
+                           "1 行目に列名（IntelMQ の項目名）があります。\n\n",
+                           n);
         else
-            sb_puts(&bb, "継続中のアラートはありません。\n\n");
+            ds_sbuf_puts(&bb, "継続中のアラートはありません。\n\n");
     } else {
-        sb_printf(&sb, "[darkscope] Digest for %s: %zu continuing alert%s", org, n,
-                  n == 1 ? "" : "s");
-        sb_printf(&bb, "darkscope digest for %s\n\n", org);
+        ds_sbuf_printf(&sb, "[darkscope] Digest for %s: %zu continuing alert%s", org, n,
+                       n == 1 ? "" : "s");
+        ds_sbuf_printf(&bb, "darkscope digest for %s\n\n", org);
         if (n)
-            sb_printf(&bb,
-                      "%s reported to you earlier and %s still active:\n"
-                      "packets from %s keep arriving. The attached CSV file has the\n"
-                      "details, one row per alert; its first line names the columns (IntelMQ\n"
-                      "field names).\n\n",
-                      n == 1 ? "The following alert was" : "The following alerts were",
-                      n == 1 ? "is" : "are", n == 1 ? "this address" : "these addresses");
+            ds_sbuf_printf(&bb,
+                           "%s reported to you earlier and %s still active:\n"
+                           "packets from %s keep arriving. The attached CSV file has the\n"
+                           "details, one row per alert; its first line names the columns (IntelMQ\n"
+                           "field names).\n\n",
+                           n == 1 ? "The following alert was" : "The following alerts were",
+                           n == 1 ? "is" : "are", n == 1 ? "this address" : "these addresses");
         else
-            sb_puts(&bb, "There are no continuing alerts.\n\n");
+            ds_sbuf_puts(&bb, "There are no continuing alerts.\n\n");
     }
     for (size_t i = 0; i < n; i++) {
         const struct ds_alert *a = alerts[i];
@@ -1361,34 +1253,36 @@ int ds_digest_text(const struct ds_alert *const *alerts, size_t n, const char *o
         ds_addr_format(&a->address, addr);
         ds_time_format_ns(a->last_ns, t, sizeof t);
         if (ja)
-            sb_printf(&bb,
-                      "#%" PRId64 "  %s  %s（%s）  重要度：%s  %" PRIu64 " パケット  最終観測 %s",
-                      a->id, addr, w->case_short[a->kase], w->state[a->state],
-                      w->severity[a->severity], a->packets, t);
+            ds_sbuf_printf(
+                &bb, "#%" PRId64 "  %s  %s（%s）  重要度：%s  %" PRIu64 " パケット  最終観測 %s",
+                a->id, addr, w->case_short[a->kase], w->state[a->state], w->severity[a->severity],
+                a->packets, t);
         else
-            sb_printf(&bb,
-                      "#%" PRId64 "  %s  %s (%s)  severity %s  %" PRIu64 " packets  last seen %s",
-                      a->id, addr, w->case_short[a->kase], ds_alert_state_names[a->state],
-                      w->severity[a->severity], a->packets, t);
+            ds_sbuf_printf(
+                &bb, "#%" PRId64 "  %s  %s (%s)  severity %s  %" PRIu64 " packets  last seen %s",
+                a->id, addr, w->case_short[a->kase], ds_alert_state_names[a->state],
+                w->severity[a->severity], a->packets, t);
         if (a->n_ports)
-            sb_printf(&bb, "  %s/%u", ip_proto_name(a->ports[0].proto, pb, sizeof pb),
-                      a->ports[0].port);
-        sb_puts(&bb, "\n");
+            ds_sbuf_printf(&bb, "  %s/%u", ip_proto_name(a->ports[0].proto, pb, sizeof pb),
+                           a->ports[0].port);
+        ds_sbuf_puts(&bb, "\n");
     }
     if (n && ja)
-        sb_puts(&bb,
-                "\n対処済みのアドレスが含まれている場合は、あらためて状況をご確認ください。"
-                "詳細が必要な場合や誤検知と思われる場合は、アラート番号を添えてご連絡ください。\n");
+        ds_sbuf_puts(
+            &bb,
+            "\n対処済みのアドレスが含まれている場合は、あらためて状況をご確認ください。"
+            "詳細が必要な場合や誤検知と思われる場合は、アラート番号を添えてご連絡ください。\n");
     else if (n)
-        sb_puts(&bb, "\nIf an address here has been dealt with already, please check it again:\n"
+        ds_sbuf_puts(&bb,
+                     "\nIf an address here has been dealt with already, please check it again:\n"
                      "packets from it are still arriving. To ask for details or report a false\n"
                      "alarm, quote the alert number.\n");
-    if ((rc = sb_finish(&sb, subject, "digest subject", err)) < 0) {
+    if ((rc = ds_sbuf_finish(&sb, subject, "digest subject", err)) < 0) {
         free(bb.p);
         return rc;
     }
     one_line(*subject);
-    if ((rc = sb_finish(&bb, body, "digest text", err)) < 0) {
+    if ((rc = ds_sbuf_finish(&bb, body, "digest text", err)) < 0) {
         free(*subject);
         *subject = NULL;
         return rc;

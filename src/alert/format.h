@@ -2,6 +2,7 @@
 #ifndef DS_FORMAT_H
 #define DS_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "alert/alert.h"
@@ -46,6 +47,14 @@ int ds_alert_csv_row(const struct ds_alert *a, char **out, struct ds_err *err);
  * by U+FFFD. Includes the response template like ds_alert_json. */
 int ds_alert_xml(const struct ds_alert *a, const char *templates_dir, char **out,
                  struct ds_err *err);
+
+/* The XML pieces ds_alert_xml is made of, for the other alert formats: s (valid UTF-8)
+ * with the five markup characters escaped, forbidden control characters (and U+FFFE,
+ * U+FFFF) as U+FFFD, and in attributes TAB, LF and CR as character references; and
+ * "INDENT<NAME>escaped text</NAME>\n". */
+struct ds_sbuf;
+void ds_xml_escape(struct ds_sbuf *b, const char *s, bool attr);
+void ds_xml_elem(struct ds_sbuf *b, const char *indent, const char *name, const char *text);
 
 /*
  * The e-mail subject (one line) and the readable body in the alert's language

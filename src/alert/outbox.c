@@ -15,6 +15,9 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "store/busy.h"
+
+#define BUSY_MS 10000 /* the connections' busy timeout */
 
 void ds_outbox_config_defaults(struct ds_outbox_config *c)
 {
@@ -114,7 +117,7 @@ static int one(struct worker *w)
     int r = sqlite3_step(st);
     if (r != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return r == SQLITE_DONE ? 0 : -EIO;
+        return r == SQLITE_DONE ? 0 : r == SQLITE_BUSY ? -EBUSY : -EIO;
     }
     int64_t id = sqlite3_column_int64(st, 0);
     char *mid = col(st, 1), *chan = col(st, 2), *addr = col(st, 3), *secret = col(st, 4);
@@ -177,7 +180,16 @@ static int one(struct worker *w)
         ds_warn("outbox", "%s by %s to %s failed (attempt %" PRId64 ", next in %.1f s): %s", mid,
                 chan, addr, attempts + 1, back / 1000, err.msg);
     }
-    r = sqlite3_step(st);
+    /* the outcome must be stored: a row left 'sending' would wait for a restart (and settle
+     * for ever). A single-statement write waits in the busy handler; while the lock stays
+     * held elsewhere past it, the statement is run again (its bindings kept). */
+    for (unsigned waits = 1; (r = sqlite3_step(st)) == SQLITE_BUSY; waits++) {
+        sqlite3_reset(st);
+        ds_warn("outbox",
+                "%s: storing the outcome of %s: the write lock is held elsewhere"
+                " (waited %u s); waiting on",
+                w->o->path, mid, waits * BUSY_MS / 1000);
+    }
     sqlite3_finalize(st);
     free(mid);
     free(chan);
@@ -204,7 +216,10 @@ static void *worker_main(void *arg)
         int rc = one(w);
         if (rc > 0)
             continue;
-        if (rc < 0)
+        if (rc == -EBUSY) /* the claim waited out the busy timeout: nothing claimed, try again */
+            ds_warn("outbox", "%s: claiming a row: %s; trying again", o->path,
+                    sqlite3_errmsg(w->db));
+        else if (rc < 0)
             ds_error("outbox", "%s: %s", o->path, sqlite3_errmsg(w->db));
         /* nothing due: sleep until rung or for a while (retries come due by time) */
         pthread_mutex_lock(&o->mu);
@@ -261,7 +276,7 @@ int ds_outbox_open(struct ds_outbox **out, const char *db_path, const struct ds_
                         o->db ? sqlite3_errmsg(o->db) : "out of memory");
         goto out;
     }
-    sqlite3_busy_timeout(o->db, 10000);
+    ds_db_busy_wait(o->db, BUSY_MS);
     for (int i = 0; i < o->n; i++) {
         struct worker *w = &o->w[i];
         w->o = o;
@@ -271,7 +286,7 @@ int ds_outbox_open(struct ds_outbox **out, const char *db_path, const struct ds_
                             w->db ? sqlite3_errmsg(w->db) : "out of memory");
             goto out;
         }
-        sqlite3_busy_timeout(w->db, 10000);
+        ds_db_busy_wait(w->db, BUSY_MS);
         sqlite3_exec(w->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     }
     /* rows a crash left in flight go out again */

@@ -46,12 +46,19 @@ void ds_registry_free(struct ds_registry *r)
     free(r);
 }
 
+/* A binary search: a snapshot's organisations are in ascending id order (loaded ORDER BY id),
+ * so the alert engine's lookup per dirty alert and the load's per range cost O(log n). */
 static struct ds_org *find_mut(struct ds_registry *r, int64_t id)
 {
-    for (size_t i = 0; i < r->n_orgs; i++)
-        if (r->orgs[i].id == id)
-            return &r->orgs[i];
-    return NULL;
+    size_t lo = 0, hi = r->n_orgs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->orgs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->n_orgs && r->orgs[lo].id == id ? &r->orgs[lo] : NULL;
 }
 
 const struct ds_org *ds_registry_find(const struct ds_registry *r, int64_t id)
@@ -89,11 +96,15 @@ int ds_registry_load(struct ds_store *s, struct ds_registry **out, struct ds_err
     sqlite3_stmt *st = NULL;
     struct ds_lpm_builder *bl = NULL, *bd = NULL;
     int rc = 0, step;
+    bool own_tx = false;
     struct ds_registry *r = calloc(1, sizeof *r);
     if (!r || ds_lpm_builder_new(&bl, err) < 0 || ds_lpm_builder_new(&bd, err) < 0) {
         rc = ds_err_set(err, -ENOMEM, "out of memory loading the registry");
         goto out;
     }
+    /* one read transaction: organisations, ranges and contacts of the same moment (a change
+     * committed in between would leave a range without its organisation) */
+    own_tx = sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == 0;
     if (sqlite3_prepare_v2(db,
                            "SELECT id, name, lang, channels, IFNULL(renotify_s, 0),"
                            " IFNULL(group_wait_s, 0), IFNULL(group_interval_s, 0),"
@@ -197,6 +208,8 @@ int ds_registry_load(struct ds_store *s, struct ds_registry **out, struct ds_err
     r = NULL;
 out:
     sqlite3_finalize(st);
+    if (own_tx)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); /* read only: nothing to keep or lose */
     ds_lpm_builder_free(bl);
     ds_lpm_builder_free(bd);
     ds_registry_free(r);
@@ -389,7 +402,7 @@ int ds_registry_add_org(struct ds_store *s, const struct ds_org_spec *spec, cons
     sqlite3 *db = ds_store_db(s);
     if (!spec->name || !*spec->name || strlen(spec->name) > 200)
         return ds_err_set(err, -EINVAL, "--name: an organisation needs a name (1-200 bytes)");
-    if (spec->n_livenet == 0)
+    if (spec->n_livenet == 0 && !spec->analysts)
         return ds_err_set(err, -EINVAL, "organisation '%s': give at least one --livenet range",
                           spec->name);
     const char *lang = spec->lang ? spec->lang : "en";
@@ -433,6 +446,11 @@ int ds_registry_add_org(struct ds_store *s, const struct ds_org_spec *spec, cons
         goto out;
     }
     *id = sqlite3_last_insert_rowid(db);
+    if (spec->analysts) { /* outbreak alerts go to it (outbreak_alerts.c) */
+        char sql[96];
+        snprintf(sql, sizeof sql, "UPDATE org SET analysts = 1 WHERE id = %" PRId64, *id);
+        rc = exec(db, sql, err);
+    }
     for (size_t i = 0; i < spec->n_livenet && rc == 0; i++)
         rc = insert_range(s, *id, "livenet", spec->livenet[i], spec->allow_overlap, err);
     for (size_t i = 0; i < spec->n_darknet && rc == 0; i++)
@@ -449,10 +467,10 @@ int ds_registry_add_org(struct ds_store *s, const struct ds_org_spec *spec, cons
     if (rc < 0)
         goto out;
     json_t *d = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "lang", lang, "livenet",
-        strings(spec->livenet, spec->n_livenet), "darknet", strings(spec->darknet, spec->n_darknet),
-        "emails", strings(spec->emails, spec->n_emails), "webhooks",
-        strings(spec->webhooks, spec->n_webhooks), "syslogs",
+        "{s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "lang", lang, "analysts", spec->analysts,
+        "livenet", strings(spec->livenet, spec->n_livenet), "darknet",
+        strings(spec->darknet, spec->n_darknet), "emails", strings(spec->emails, spec->n_emails),
+        "webhooks", strings(spec->webhooks, spec->n_webhooks), "syslogs",
         strings(spec->syslogs, spec->n_syslogs), "files", strings(spec->files, spec->n_files));
     rc = audit(db, who, "org add", spec->name, d, err);
     json_decref(d);

@@ -94,6 +94,7 @@ struct ds_org_spec {
     size_t n_files;
     int64_t renotify_s, group_wait_s, group_interval_s, repeat_interval_s; /* 0: default */
     bool allow_overlap;
+    bool analysts; /* the analysts' organisation: receives outbreak alerts, needs no livenet */
 };
 
 int ds_registry_add_org(struct ds_store *s, const struct ds_org_spec *spec, const char *who,

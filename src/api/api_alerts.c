@@ -11,6 +11,7 @@
 
 #include "alert/alert.h"
 #include "alert/format.h"
+#include "alert/format_outbreak.h"
 #include "core/timefmt.h"
 
 static const char *const workflow_names[] = {"new", "open", "resolved", "rejected", NULL};
@@ -93,11 +94,13 @@ void api_alerts(struct api_call *c)
         return;
     int si = state ? name_index(ds_alert_state_names, DS_ALERT_STATE_COUNT, state) : -1;
     int ki = kase ? name_index(ds_case_names, DS_CASE_COUNT, kase) : -1;
+    if (kase && !strcmp(kase, "outbreak"))
+        ki = DS_CASE_OUTBREAK; /* the analysts' outbreak alerts (outbreak_alerts.c) */
     int wi = wf ? name_index(workflow_names, 4, wf) : -1;
     if ((state && si < 0) || (kase && ki < 0) || (wf && wi < 0)) {
         api_error(c, 400, "%s",
                   state && si < 0  ? "parameter state: new, continuing, closed or reopened"
-                  : kase && ki < 0 ? "parameter case: internal, external or backscatter"
+                  : kase && ki < 0 ? "parameter case: internal, external, backscatter or outbreak"
                                    : "parameter workflow: new, open, resolved or rejected");
         return;
     }
@@ -112,8 +115,11 @@ void api_alerts(struct api_call *c)
     const char *where = " WHERE (?1 = 0 OR org = ?1) AND (?2 < 0 OR state = ?2)"
                         " AND (?3 < 0 OR kase = ?3) AND (?4 IS NULL OR workflow = ?4)"
                         " AND (?5 IS NULL OR addr = ?5) AND (?6 = 0 OR last_ns >= ?7)"
-                        " AND (?8 = 0 OR first_ns < ?9)";
-    char sql[768];
+                        " AND (?8 = 0 OR first_ns < ?9)"
+                        /* outbreak alerts: staff's and the analysts' organisation's only */
+                        " AND (?12 = 1 OR kase <> 3 OR org IN (SELECT id FROM org"
+                        " WHERE analysts <> 0))";
+    char sql[1024];
     sqlite3 *db = ds_store_db(c->store);
     sqlite3_stmt *st, *ct;
     snprintf(sql, sizeof sql,
@@ -147,6 +153,7 @@ void api_alerts(struct api_call *c)
         sqlite3_bind_int64(both[k], 7, p.from * 1000000000);
         sqlite3_bind_int(both[k], 8, p.has_to);
         sqlite3_bind_int64(both[k], 9, p.to * 1000000000);
+        sqlite3_bind_int(both[k], 12, api_is_staff(c) ? 1 : 0);
     }
     sqlite3_bind_int64(st, 10, limit);
     sqlite3_bind_int64(st, 11, offset);
@@ -195,8 +202,11 @@ static int find(struct api_call *c, int64_t *id, int64_t *org)
     }
     sqlite3_stmt *st;
     *org = 0;
-    if (sqlite3_prepare_v2(ds_store_db(c->store), "SELECT org FROM alert WHERE id = ?", -1, &st,
-                           NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(ds_store_db(c->store),
+                           "SELECT org FROM alert WHERE id = ?1 AND (?2 = 1 OR kase <> 3 OR org IN"
+                           " (SELECT id FROM org WHERE analysts <> 0))",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(st, 2, api_is_staff(c) ? 1 : 0);
         sqlite3_bind_int64(st, 1, v);
         if (sqlite3_step(st) == SQLITE_ROW)
             *org = sqlite3_column_int64(st, 0);

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert/registry.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "core/options.h"
 #include "core/timefmt.h"
+#include "feed/digest.h"
 #include "feed/feed.h"
 #include "store/store.h"
 
@@ -25,6 +27,7 @@ struct feed_settings {
     long top;
     long limit;
     char *producer;
+    char *org;
     int log_level;
     char *config;
     bool help;
@@ -100,6 +103,13 @@ static const struct ds_option feed_options[] = {
      .def = "darkscope",
      .metavar = "NAME",
      .help = "the producer named in STIX identities, MISP events and IntelMQ feed.provider"},
+    {.name = "org",
+     .type = DS_OPT_STRING,
+     .offset = OPT(org),
+     .metavar = "NAME",
+     .help = "infected/dos: only the rows an organisation gets (its livenet, as the API and "
+             "the daily digests scope them)",
+     .cli_only = true},
     {.name = "log-level",
      .type = DS_OPT_ENUM,
      .offset = OPT(log_level),
@@ -168,6 +178,7 @@ static int feed_run(int argc, char **argv)
     struct ds_err err = {0};
     struct ds_store *store = NULL;
     struct ds_feed feed = {0};
+    struct ds_registry *reg = NULL;
     FILE *out = NULL;
     int status = DS_EXIT_USAGE;
 
@@ -215,6 +226,27 @@ static int feed_run(int argc, char **argv)
     if (ds_store_open(&store, s.db, true, &err) < 0)
         goto bad;
     snprintf(feed.producer, sizeof feed.producer, "%s", s.producer);
+    struct ds_feed_scope scope = {0};
+    if (s.org) {
+        if (!kind->by_address) {
+            fprintf(stderr, "darkscope feed %s: --org does not apply to statistics\n", kind->name);
+            status = DS_EXIT_USAGE;
+            goto done;
+        }
+        if (ds_registry_load(store, &reg, &err) < 0)
+            goto bad;
+        for (size_t i = 0; i < reg->n_orgs; i++)
+            if (!strcmp(reg->orgs[i].name, s.org))
+                scope.org_id = reg->orgs[i].id;
+        if (!scope.org_id) {
+            fprintf(stderr, "darkscope feed: --org '%s': no such organisation\n", s.org);
+            status = DS_EXIT_USAGE;
+            goto done;
+        }
+        scope.reg = reg;
+        q.keep = ds_feed_scope_keep;
+        q.keep_ctx = &scope;
+    }
     if (ds_feed_read(store, kind, &q, &feed, &err) < 0)
         goto bad;
     out = s.output ? fopen(s.output, "w") : stdout;
@@ -239,6 +271,7 @@ done:
     if (out && out != stdout)
         fclose(out);
     ds_feed_free(&feed);
+    ds_registry_free(reg);
     ds_store_close(store);
     ds_strlist_free(&pos);
     ds_options_free(feed_options, N_OPTS, &s);

@@ -12,12 +12,14 @@
 #include "alert/registry.h"
 #include "cli/cli.h"
 #include "cli/render.h"
+#include "feed/digest.h"
 #include "core/log.h"
 #include "core/options.h"
 #include "store/store.h"
 
 static const char *const format_names[] = {"table", "csv", "json", NULL};
 static const char *const lang_names[] = {"en", "ja", NULL};
+#define FEED_SUBS_MAX 8 /* --feed options of one org add */
 
 struct org_settings {
     char *db;
@@ -27,6 +29,8 @@ struct org_settings {
     char *channels;
     long renotify, group_wait, group_interval, repeat_interval;
     bool allow_overlap;
+    bool analysts;
+    struct ds_strlist feed;
     char *who;
     int format;
     char *config;
@@ -144,6 +148,17 @@ static const struct ds_option org_options[] = {
      .offset = OPT(allow_overlap),
      .help = "accept a livenet range that overlaps another organisation's",
      .cli_only = true},
+    {.name = "analysts",
+     .type = DS_OPT_BOOL,
+     .offset = OPT(analysts),
+     .help = "the analysts' organisation: receives the outbreak alerts (needs no --livenet)",
+     .cli_only = true},
+    {.name = "feed",
+     .type = DS_OPT_LIST,
+     .offset = OPT(feed),
+     .metavar = "KIND:FORMAT",
+     .help = "a daily feed digest to receive, e.g. infected:csv or dos:json",
+     .cli_only = true},
     {.name = "who",
      .type = DS_OPT_STRING,
      .offset = OPT(who),
@@ -182,6 +197,8 @@ static void usage(FILE *f)
             "       darkscope org range add|remove NAME livenet|darknet CIDR\n"
             "       darkscope org contact add|remove NAME smtp|webhook|syslog|file ADDRESS "
             "[SECRET]\n"
+            "       darkscope org feed add|remove NAME KIND[:FORMAT]   (daily digests)\n"
+            "       darkscope org add --name SOC --analysts --email ADDR   (outbreak alerts)\n"
             "       darkscope org audit\n\n"
             "The registry of organisations whose addresses are watched (DAEDALUS). Every change\n"
             "is written to the audit log with who made it.\n\n");
@@ -281,7 +298,7 @@ static int org_run(int argc, char **argv)
     const char *cmd = pos.v[0];
     bool known = !strcmp(cmd, "add") || !strcmp(cmd, "list") || !strcmp(cmd, "show") ||
                  !strcmp(cmd, "remove") || !strcmp(cmd, "range") || !strcmp(cmd, "contact") ||
-                 !strcmp(cmd, "audit");
+                 !strcmp(cmd, "audit") || !strcmp(cmd, "feed");
     if (!known) {
         fprintf(stderr, "darkscope org: unknown subcommand '%s'\n", cmd);
         usage(stderr);
@@ -322,9 +339,24 @@ static int org_run(int argc, char **argv)
             .group_interval_s = s.group_interval,
             .repeat_interval_s = s.repeat_interval,
             .allow_overlap = s.allow_overlap,
+            .analysts = s.analysts,
         };
+        char kinds[FEED_SUBS_MAX][16], fmts[FEED_SUBS_MAX][16];
+        if (s.feed.n > FEED_SUBS_MAX) {
+            fprintf(stderr, "darkscope org add: at most %d --feed\n", FEED_SUBS_MAX);
+            status = DS_EXIT_USAGE;
+            goto done;
+        }
+        for (size_t i = 0; i < s.feed.n; i++)
+            if (ds_feed_sub_parse(s.feed.v[i], kinds[i], 16, fmts[i], 16, &err) < 0) {
+                fprintf(stderr, "darkscope org add: %s\n", err.msg);
+                status = DS_EXIT_USAGE;
+                goto done;
+            }
         int64_t id;
         rc = ds_registry_add_org(st, &sp, who, &id, &err);
+        for (size_t i = 0; rc == 0 && i < s.feed.n; i++)
+            rc = ds_feed_subscribe(st, s.name, kinds[i], fmts[i], false, who, &err);
         if (rc == 0)
             printf("organisation %" PRId64 " '%s' added: %zu livenet, %zu darknet ranges, %zu "
                    "contacts\n",
@@ -356,6 +388,15 @@ static int org_run(int argc, char **argv)
         }
         rc = ds_registry_contact(st, pos.v[2], pos.v[3], pos.v[4], pos.n == 6 ? pos.v[5] : NULL,
                                  !strcmp(pos.v[1], "remove"), who, &err);
+    } else if (!strcmp(cmd, "feed")) {
+        char kind[16], fmt[16];
+        if (pos.n != 4 || (strcmp(pos.v[1], "add") && strcmp(pos.v[1], "remove"))) {
+            fprintf(stderr, "darkscope org feed: add|remove NAME KIND[:FORMAT]\n");
+            status = DS_EXIT_USAGE;
+            goto done;
+        }
+        if ((rc = ds_feed_sub_parse(pos.v[3], kind, sizeof kind, fmt, sizeof fmt, &err)) == 0)
+            rc = ds_feed_subscribe(st, pos.v[2], kind, fmt, !strcmp(pos.v[1], "remove"), who, &err);
     } else {
         rc = show_audit(st, &s, &err);
     }

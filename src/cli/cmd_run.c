@@ -27,6 +27,7 @@
 #include "core/options.h"
 #include "daemon/prom.h"
 #include "daemon/regwatch.h"
+#include "feed/digest.h"
 #include "cli/web.h"
 #include "http/server.h"
 #include "store/archive.h"
@@ -414,6 +415,7 @@ struct daemon {
     bool have_groups;
     struct ds_web web;
     char *log_file;
+    const char *db, *producer; /* for the feed digests */
     /* reading thread only */
     int64_t last_stats_ms;
     /* the ticker */
@@ -488,13 +490,33 @@ static void reload(struct daemon *d)
         ds_error("run", "SIGHUP: the registry was not reloaded: %s", err.msg);
 }
 
+/* Queues the feed digests that are due (feed/digest.h: a replay's days once it is stored, a
+ * live daemon's days ten minutes after they end); from the ticker or the main thread. */
+static void feed_digests(struct daemon *d)
+{
+    int n = 0;
+    struct ds_err err = {0};
+    const struct ds_registry *reg = atomic_load_explicit(&d->reg->cur, memory_order_acquire);
+    if (ds_feed_digests_run(d->db, reg, d->producer, (int64_t)(wall_ns() / 1000000000u), 600, &n,
+                            &err) < 0)
+        ds_error("run", "feed digests: %s (tried again later)", err.msg);
+    else if (n > 0) {
+        ds_info("run", "%d feed digests queued", n);
+        ds_outbox_wake(d->outbox);
+    }
+}
+
 /* The ticker: packet time for live capture (so quiet periods still close alerts and send
  * digests), registry changes, SIGHUP. */
 static void *ticker_main(void *arg)
 {
     struct daemon *d = arg;
-    int64_t last_poll = mono_ms();
+    int64_t last_poll = mono_ms(), last_digest = 0;
     while (!atomic_load(&d->ticker_stop)) {
+        if (d->live && mono_ms() - last_digest >= 60000) {
+            feed_digests(d);
+            last_digest = mono_ms();
+        }
         struct timespec ts = {0, 200000000};
         nanosleep(&ts, NULL);
         if (d->live)
@@ -659,6 +681,8 @@ static int run_run(int argc, char **argv)
     }
     ds_log_setup((enum ds_log_level)s.log_level, s.log_json);
     d.live = s.iface.n > 0;
+    d.db = s.db;
+    d.producer = s.sensor_name && *s.sensor_name ? s.sensor_name : "darkscope";
 
     status = DS_EXIT_FAIL;
     struct ds_stored_opts so;
@@ -839,6 +863,8 @@ static int run_run(int argc, char **argv)
     /* Everything the shards reported is applied; at the end of a replay the digests that were
      * waiting go out now (a live daemon keeps them: their state is stored). */
     bool finished = !d.live && !g_stop;
+    if (finished) /* the replay's days are stored: their digests (and any a kill left) */
+        feed_digests(&d);
     if (ds_alerts_drain(d.alerts, finished, &err) < 0) {
         ds_error("run", "alerts: %s", err.msg);
         rc = rc < 0 ? rc : err.code;

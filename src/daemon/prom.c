@@ -72,6 +72,9 @@ static void alert_metrics(FILE *f, const struct ds_alerts_stats *a)
         atomic_load(&a->outbox_rows));
     one(f, "darkscope_alert_errors_total", "counter", "Store errors of the alert engine.",
         atomic_load(&a->errors));
+    one(f, "darkscope_alert_lock_waits_total", "counter",
+        "Times the alert engine waited out its busy timeout for the store's write lock.",
+        atomic_load(&a->lock_waits));
 }
 
 char *ds_prom_render(const struct ds_prom_input *in, size_t *len)

@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 #include "analyze/host.h"
 #include "analyze/window.h"
 #include "core/addr.h"
+#include "core/hash.h"
 #include "core/timefmt.h"
 
 #define OTHER_KEY 0xffffffffu
@@ -53,6 +55,21 @@ static int prepare(struct ds_store *s, const char *sql, sqlite3_stmt **st, struc
     if (sqlite3_prepare_v2(ds_store_db(s), sql, -1, st, NULL) != SQLITE_OK)
         return q_err(s, err, "query");
     return 0;
+}
+
+/* One read transaction around a report: a single snapshot of the store (an ingest merging
+ * meanwhile is seen entirely or not at all), and no lock taken and dropped per statement.
+ * Nothing when the connection is inside a transaction already. */
+static bool read_begin(struct ds_store *s)
+{
+    sqlite3 *db = ds_store_db(s);
+    return sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void read_end(struct ds_store *s, bool began)
+{
+    if (began && sqlite3_exec(ds_store_db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(ds_store_db(s), "ROLLBACK", NULL, NULL, NULL);
 }
 
 static int64_t floor_to(int64_t t, int64_t unit)
@@ -160,21 +177,60 @@ static int monitored_mean(struct ds_store *s, const struct span *sp, double *out
     return 0;
 }
 
+/* The statements a report repeats for every key and interval, prepared once: owned by the
+ * report that declares it (qcache_free), NULL members until first used. */
+struct qcache {
+    sqlite3_stmt *sum, *sketch;
+};
+
+static void qcache_free(struct qcache *qc)
+{
+    sqlite3_finalize(qc->sum);
+    sqlite3_finalize(qc->sketch);
+}
+
+/* *st: the cached statement (reset), or a new one kept in *keep; keep NULL: a new one the
+ * caller finalizes (stmt_put). */
+static int stmt_get(struct ds_store *s, sqlite3_stmt **keep, const char *sql, sqlite3_stmt **st,
+                    struct ds_err *err)
+{
+    if (keep && *keep) {
+        sqlite3_reset(*keep);
+        *st = *keep;
+        return 0;
+    }
+    int rc = prepare(s, sql, st, err);
+    if (rc == 0 && keep)
+        *keep = *st;
+    return rc;
+}
+
+static void stmt_put(sqlite3_stmt **keep, sqlite3_stmt *st)
+{
+    if (keep)
+        sqlite3_reset(st);
+    else
+        sqlite3_finalize(st);
+}
+
 struct sums {
     uint64_t packets, bytes, r_packets, r_bytes, sources, r_sources;
     size_t rows; /* intervals that had a row */
     bool exact;  /* sources are exact (one interval of one ingest) */
 };
 
-/* Sums of (dim, key) over the span's intervals. */
-static int sums_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
-                   struct sums *out, struct ds_err *err)
+/* Sums of (dim, key) over the span's intervals. (The "+ 0" keeps SQLite from weighing the
+ * partial indexes against the values bound to gran and dim, which makes it prepare the
+ * statement again at every new value; the primary key is the one to use.) */
+static int sums_of(struct ds_store *s, struct qcache *qc, const struct span *sp, enum ds_dim dim,
+                   uint32_t key, struct sums *out, struct ds_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = prepare(s,
-                     "SELECT packets, bytes, sources, r_packets, r_bytes, r_sources, ingests"
-                     " FROM stat WHERE gran = ? AND start = ? AND dim = ? AND key = ?",
-                     &st, err);
+    sqlite3_stmt *st, **keep = qc ? &qc->sum : NULL;
+    int rc = stmt_get(s, keep,
+                      "SELECT packets, bytes, sources, r_packets, r_bytes, r_sources, ingests"
+                      " FROM stat WHERE gran = ?1 + 0 AND start = ?2 AND dim = ?3 + 0"
+                      " AND key = ?4",
+                      &st, err);
     if (rc < 0)
         return rc;
     memset(out, 0, sizeof *out);
@@ -198,7 +254,7 @@ static int sums_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, u
         last_gran = sp->p[i].gran;
         out->rows++;
     }
-    sqlite3_finalize(st);
+    stmt_put(keep, st);
     out->exact = out->rows <= 1 && (out->rows == 0 || (ingests == 1 && last_gran <= DS_GRAN_1D));
     return 0;
 }
@@ -206,14 +262,15 @@ static int sums_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, u
 /* The union of the sketches of (dim, key) over the span: each year, month or day interval's
  * own, the day's for an hour or 5 minutes. *exact: the union is still an exact set and
  * every interval was covered exactly by its sketch. */
-static int sketch_union(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
-                        bool exclude_research, uint64_t *est, bool *exact, struct ds_err *err)
+static int sketch_union(struct ds_store *s, struct qcache *qc, const struct span *sp,
+                        enum ds_dim dim, uint32_t key, bool exclude_research, uint64_t *est,
+                        bool *exact, struct ds_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = prepare(s,
-                     "SELECT nonresearch, research FROM sketch"
-                     " WHERE gran = ? AND start = ? AND dim = ? AND key = ?",
-                     &st, err);
+    sqlite3_stmt *st, **keep = qc ? &qc->sketch : NULL;
+    int rc = stmt_get(s, keep,
+                      "SELECT nonresearch, research FROM sketch"
+                      " WHERE gran = ? AND start = ? AND dim = ? AND key = ?",
+                      &st, err);
     if (rc < 0)
         return rc;
     struct ds_hll all, one;
@@ -259,14 +316,14 @@ static int sketch_union(struct ds_store *s, const struct span *sp, enum ds_dim d
 out:
     ds_hll_free(&one);
     ds_hll_free(&all);
-    sqlite3_finalize(st);
+    stmt_put(keep, st);
     return rc;
 }
 
 /* Unique sources of (dim, key) over the span, given its sums. */
-static int sources_of(struct ds_store *s, const struct span *sp, enum ds_dim dim, uint32_t key,
-                      bool exclude_research, const struct sums *sm, uint64_t *out, bool *exact,
-                      struct ds_err *err)
+static int sources_of(struct ds_store *s, struct qcache *qc, const struct span *sp, enum ds_dim dim,
+                      uint32_t key, bool exclude_research, const struct sums *sm, uint64_t *out,
+                      bool *exact, struct ds_err *err)
 {
     if (sm->exact) {
         *out = exclude_research ? sm->sources - sm->r_sources : sm->sources;
@@ -278,7 +335,7 @@ static int sources_of(struct ds_store *s, const struct span *sp, enum ds_dim dim
                           "unique sources of %s over several intervals need sketches, which "
                           "are not kept for it",
                           ds_dim_names[dim]);
-    return sketch_union(s, sp, dim, key, exclude_research, out, exact, err);
+    return sketch_union(s, qc, sp, dim, key, exclude_research, out, exact, err);
 }
 
 static double ratio(double a, double b)
@@ -294,11 +351,11 @@ static int year_row(struct ds_store *s, const struct span *sp, bool excl, json_t
     double mon = 0;
     uint64_t src = 0;
     bool exact = true;
-    int rc = sums_of(s, sp, DS_DIM_TOTAL, 0, &t, err);
+    int rc = sums_of(s, NULL, sp, DS_DIM_TOTAL, 0, &t, err);
     if (rc == 0)
         rc = monitored_mean(s, sp, &mon, err);
     if (rc == 0)
-        rc = sources_of(s, sp, DS_DIM_TOTAL, 0, excl, &t, &src, &exact, err);
+        rc = sources_of(s, NULL, sp, DS_DIM_TOTAL, 0, excl, &t, &src, &exact, err);
     if (rc < 0)
         return rc;
     uint64_t pk = excl ? t.packets - t.r_packets : t.packets;
@@ -315,8 +372,8 @@ static int year_row(struct ds_store *s, const struct span *sp, bool excl, json_t
     return 0;
 }
 
-int ds_query_year(struct ds_store *s, const struct ds_period *p, bool exclude_research,
-                  json_t **out, struct ds_err *err)
+static int year_report(struct ds_store *s, const struct ds_period *p, bool exclude_research,
+                       json_t **out, struct ds_err *err)
 {
     struct span *sp = malloc(sizeof *sp);
     if (!sp)
@@ -370,6 +427,15 @@ fail:
     return rc;
 }
 
+int ds_query_year(struct ds_store *s, const struct ds_period *p, bool exclude_research,
+                  json_t **out, struct ds_err *err)
+{
+    bool began = read_begin(s);
+    int rc = year_report(s, p, exclude_research, out, err);
+    read_end(s, began);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ rankings ------------- */
 
 struct cand {
@@ -407,53 +473,268 @@ static int by_sources(const void *a, const void *b)
     return by_packets(a, b);
 }
 
-/* Adds (dim, key) to the candidates unless it is there. */
-static int add_cand(struct cand **c, size_t *n, size_t *cap, enum ds_dim dim, uint32_t key)
+/* The candidates of a ranking, with a hash index on (dim, key): a period of many intervals
+ * proposes thousands, each added in O(1). Owned by one query. */
+struct cands {
+    struct cand *c;
+    size_t n, cap;
+    uint32_t *slot; /* 1 + index into c, 0 for an empty slot; mask + 1 of them */
+    size_t mask;
+};
+
+static size_t cand_slot(const struct cands *cs, enum ds_dim dim, uint32_t key)
 {
-    for (size_t i = 0; i < *n; i++)
-        if ((*c)[i].dim == dim && (*c)[i].key == key)
-            return 0;
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 256;
-        struct cand *nc = realloc(*c, ncap * sizeof *nc);
+    size_t i = (size_t)ds_mix64(((uint64_t)dim << 32) | key) & cs->mask;
+    while (cs->slot[i] && (cs->c[cs->slot[i] - 1].dim != dim || cs->c[cs->slot[i] - 1].key != key))
+        i = (i + 1) & cs->mask;
+    return i;
+}
+
+/* Adds (dim, key) to the candidates unless it is there. 0 or -ENOMEM. */
+static int add_cand(struct cands *cs, enum ds_dim dim, uint32_t key)
+{
+    if (!cs->slot || (cs->n + 1) * 2 > cs->mask + 1) {
+        size_t nmask = cs->slot ? cs->mask * 2 + 1 : 1023;
+        uint32_t *ns = calloc(nmask + 1, sizeof *ns);
+        if (!ns)
+            return -ENOMEM;
+        free(cs->slot);
+        cs->slot = ns;
+        cs->mask = nmask;
+        for (size_t j = 0; j < cs->n; j++)
+            cs->slot[cand_slot(cs, cs->c[j].dim, cs->c[j].key)] = (uint32_t)(j + 1);
+    }
+    size_t i = cand_slot(cs, dim, key);
+    if (cs->slot[i])
+        return 0;
+    if (cs->n == cs->cap) {
+        size_t ncap = cs->cap ? cs->cap * 2 : 256;
+        struct cand *nc = realloc(cs->c, ncap * sizeof *nc);
         if (!nc)
             return -ENOMEM;
-        *c = nc;
-        *cap = ncap;
+        cs->c = nc;
+        cs->cap = ncap;
     }
-    (*c)[(*n)++] = (struct cand){.dim = dim, .key = key};
+    cs->c[cs->n++] = (struct cand){.dim = dim, .key = key};
+    cs->slot[i] = (uint32_t)cs->n;
     return 0;
 }
 
-/*
- * The ranked list for one kind. Candidates: each interval's busiest keys by packets and by
- * sources (from the rank index), enough of them that the period's top list is among them;
- * then each candidate's exact sums and unique sources over the whole period.
- */
-int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds_rank_opts *o,
-                  json_t **out, struct ds_err *err)
+/* Adds every key the stepped statement x yields (column 0) to the candidates of dim. */
+static int collect(struct ds_store *s, sqlite3_stmt *x, enum ds_dim dim, struct cands *cs,
+                   struct ds_err *err)
 {
-    struct span *sp = malloc(sizeof *sp);
-    struct cand *c = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *st = NULL, *st2 = NULL, *st3 = NULL;
-    json_t *list = NULL;
-    if (!sp)
-        return ds_err_set(err, -ENOMEM, "out of memory");
-    int rc = resolve(s, p, sp, err);
+    int r;
+    while ((r = sqlite3_step(x)) == SQLITE_ROW)
+        if (add_cand(cs, dim, (uint32_t)sqlite3_column_int64(x, 0)) < 0)
+            return ds_err_set(err, -ENOMEM, "out of memory");
+    return r == SQLITE_DONE ? 0 : q_err(s, err, "ranking");
+}
+
+/* One int64 from a query over coverage with two bound times; *have: it was not NULL. */
+static int cover_edge(struct ds_store *s, const char *sql, int64_t a, int64_t b, int64_t *out,
+                      bool *have, struct ds_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, sql, &st, err);
     if (rc < 0)
-        goto out;
-    enum ds_dim dims[2];
-    int nd = 0;
-    if (o->kind == DS_RANK_PORTS) {
-        if (o->proto != 1)
-            dims[nd++] = DS_DIM_TCP;
-        if (o->proto != 0)
-            dims[nd++] = DS_DIM_UDP;
-    } else {
-        dims[nd++] = o->kind == DS_RANK_COUNTRIES ? DS_DIM_COUNTRY : DS_DIM_ASN;
+        return rc;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    *have = false;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *out = sqlite3_column_int64(st, 0);
+        *have = true;
+    } else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = q_err(s, err, "reading the coverage");
     }
-    size_t want = o->top * 4 + 16;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * The same rows in fewer intervals. When the store holds nothing between an end of the
+ * period and the year (else month, else day) boundary around its first or last data, the
+ * period may reach to that boundary without changing any sum or sketch union: a year of
+ * data is then one year interval instead of eleven months and thirty days. Only periods of
+ * whole days (an hour or 5 minutes takes its sources from its day's sketch, and reports
+ * say so); *used is false when nothing is gained.
+ */
+static int widen(struct ds_store *s, const struct span *sp, struct span *w, bool *used,
+                 struct ds_err *err)
+{
+    *used = false;
+    if (sp->empty || sp->n < 2)
+        return 0;
+    for (size_t i = 0; i < sp->n; i++)
+        if (sp->p[i].gran < DS_GRAN_1D)
+            return 0;
+    int64_t lo = 0, hi = 0, prev = 0, next = 0;
+    bool any, have_prev, have_next;
+    int rc;
+    if ((rc = cover_edge(s, "SELECT MIN(start) FROM coverage WHERE start >= ?1 AND start < ?2",
+                         sp->from, sp->to, &lo, &any, err)) < 0 ||
+        (rc = cover_edge(s, "SELECT MAX(start) FROM coverage WHERE start >= ?1 AND start < ?2",
+                         sp->from, sp->to, &hi, &any, err)) < 0 ||
+        (rc = cover_edge(s, "SELECT MAX(start) FROM coverage WHERE start < ?1 AND ?2 = ?2",
+                         sp->from, 0, &prev, &have_prev, err)) < 0 ||
+        (rc = cover_edge(s, "SELECT MIN(start) FROM coverage WHERE start >= ?1 AND ?2 = ?2", sp->to,
+                         0, &next, &have_next, err)) < 0)
+        return rc;
+    if (!any)
+        return 0;
+    /* the earliest start with no data between it and the period, the latest end likewise */
+    int64_t min_from = have_prev ? prev + 300 : INT64_MIN;
+    int64_t max_to = have_next ? next : INT64_MAX;
+    const int64_t froms[] = {ds_time_year_start(lo), ds_time_month_start(lo), floor_to(lo, DAY)};
+    const int64_t tos[] = {ds_time_next_year(ds_time_year_start(hi)),
+                           ds_time_next_month(ds_time_month_start(hi)), floor_to(hi, DAY) + DAY};
+    /* the fewest intervals of the 3 x 3 choices (tile() is greedy: coarsest first) */
+    size_t best = sp->n;
+    int64_t bf = sp->from, bt = sp->to;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            if (froms[i] < min_from || tos[j] > max_to)
+                continue;
+            w->from = froms[i];
+            w->to = tos[j];
+            if (tile(w, NULL) == 0 && w->n < best) {
+                best = w->n;
+                bf = w->from;
+                bt = w->to;
+            }
+        }
+    w->from = bf;
+    w->to = bt;
+    w->empty = false;
+    if ((rc = tile(w, err)) < 0)
+        return rc;
+    *used = w->n < sp->n;
+    return 0;
+}
+
+/* Sums of (dim, key) over q, a widening of sp (or sp itself). One row over q's coarser
+ * intervals may be several, or one of an ingest's own days, over sp's: whether the sources
+ * are exact is sp's answer. */
+static int sums_wide(struct ds_store *s, struct qcache *qc, const struct span *sp,
+                     const struct span *q, enum ds_dim dim, uint32_t key, struct sums *out,
+                     struct ds_err *err)
+{
+    int rc = sums_of(s, qc, q, dim, key, out, err);
+    if (rc < 0 || q == sp || out->rows != 1)
+        return rc;
+    struct sums o;
+    if ((rc = sums_of(s, qc, sp, dim, key, &o, err)) < 0)
+        return rc;
+    out->exact = o.exact;
+    return 0;
+}
+
+/* Keeps v among the `top` largest values seen (kept[] descending, *nk of them). */
+static void keep_top(uint64_t *kept, size_t *nk, size_t top, uint64_t v)
+{
+    size_t i = *nk < top ? (*nk)++ : top;
+    if (i == top) {
+        if (!top || v <= kept[top - 1])
+            return;
+        i = top - 1;
+    }
+    while (i > 0 && kept[i - 1] < v) {
+        kept[i] = kept[i - 1];
+        i--;
+    }
+    kept[i] = v;
+}
+
+/*
+ * Candidates from the intervals of a widened span (few, and complete: days, months and
+ * years keep every key). Each interval's busiest keys by packets, in the rank index's order:
+ * at least `want` of them, and while the `top`-th largest count without research scanners
+ * could still be beaten (a key's count without them is at most its count with them), so
+ * over one interval the list is exactly the period's. Ranking by sources (or over several
+ * intervals) adds each interval's `want` keys with the most sources per interval (the upper
+ * bound the ranking orders by).
+ */
+static int wide_cands(struct ds_store *s, const struct span *q, const enum ds_dim *dims, int nd,
+                      const struct ds_rank_opts *o, size_t want, struct cands *cs,
+                      struct ds_err *err)
+{
+    sqlite3_stmt *pk = NULL, *src = NULL, *src_day = NULL;
+    uint64_t *kept = calloc(o->top + 1, sizeof *kept);
+    int rc;
+    if (!kept)
+        return ds_err_set(err, -ENOMEM, "out of memory");
+    /* (the literal conditions let SQLite use the partial rank indexes) */
+    if ((rc = prepare(s,
+                      "SELECT key, packets, r_packets FROM stat WHERE gran = ?1 AND gran >= 2"
+                      " AND dim = ?2 AND start = ?3 AND key <> ?4 ORDER BY packets DESC",
+                      &pk, err)) < 0 ||
+        (rc = prepare(s,
+                      "SELECT key FROM stat INDEXED BY stat_rank_src WHERE gran = ?1 AND"
+                      " gran >= 3 AND dim = ?2 AND start = ?3 AND key <> ?4"
+                      " ORDER BY sources DESC LIMIT ?5",
+                      &src, err)) < 0 ||
+        (rc = prepare(s,
+                      "SELECT key FROM stat WHERE gran = ?1 AND dim = ?2 AND start = ?3"
+                      " AND key <> ?4 ORDER BY sources DESC LIMIT ?5",
+                      &src_day, err)) < 0)
+        goto out;
+    bool by_src = o->by_sources || q->n > 1;
+    for (size_t i = 0; i < q->n; i++)
+        for (int d = 0; d < nd; d++) {
+            sqlite3_reset(pk);
+            sqlite3_bind_int(pk, 1, q->p[i].gran);
+            sqlite3_bind_int(pk, 2, (int)dims[d]);
+            sqlite3_bind_int64(pk, 3, q->p[i].start);
+            sqlite3_bind_int64(pk, 4, OTHER_KEY);
+            size_t taken = 0, nk = 0;
+            int r;
+            while ((r = sqlite3_step(pk)) == SQLITE_ROW) {
+                uint64_t p = (uint64_t)sqlite3_column_int64(pk, 1);
+                uint64_t rp = (uint64_t)sqlite3_column_int64(pk, 2);
+                if (taken >= want &&
+                    (!o->exclude_research || q->n > 1 || (nk == o->top && p < kept[o->top - 1])))
+                    break;
+                if (add_cand(cs, dims[d], (uint32_t)sqlite3_column_int64(pk, 0)) < 0) {
+                    rc = ds_err_set(err, -ENOMEM, "out of memory");
+                    goto out;
+                }
+                keep_top(kept, &nk, o->top, p - rp);
+                taken++;
+            }
+            if (r != SQLITE_ROW && r != SQLITE_DONE) {
+                rc = q_err(s, err, "ranking");
+                goto out;
+            }
+            if (!by_src)
+                continue;
+            sqlite3_stmt *x = q->p[i].gran >= GRAN_MONTH ? src : src_day;
+            sqlite3_reset(x);
+            sqlite3_bind_int(x, 1, q->p[i].gran);
+            sqlite3_bind_int(x, 2, (int)dims[d]);
+            sqlite3_bind_int64(x, 3, q->p[i].start);
+            sqlite3_bind_int64(x, 4, OTHER_KEY);
+            sqlite3_bind_int64(x, 5, (sqlite3_int64)want);
+            if ((rc = collect(s, x, dims[d], cs, err)) < 0)
+                goto out;
+        }
+out:
+    sqlite3_finalize(pk);
+    sqlite3_finalize(src);
+    sqlite3_finalize(src_day);
+    free(kept);
+    return rc;
+}
+
+/* Candidates from every interval of a span, as many as it takes: each interval's `want`
+ * busiest keys by packets and by sources (without research scanners when excluded). */
+static int all_cands(struct ds_store *s, const struct span *sp, const enum ds_dim *dims, int nd,
+                     const struct ds_rank_opts *o, size_t want, struct cands *cs,
+                     struct ds_err *err)
+{
+    sqlite3_stmt *st = NULL, *st2 = NULL, *st3 = NULL;
+    int rc;
     /* (the literal "gran >= 2" lets SQLite use the partial rank index) */
     if ((rc = prepare(s,
                       "SELECT key FROM stat WHERE gran = ? AND gran >= 2 AND dim = ? AND start = ?"
@@ -480,20 +761,58 @@ int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds
                 if (q)
                     sqlite3_bind_int(x, 5, o->exclude_research);
                 sqlite3_bind_int64(x, q ? 6 : 5, (sqlite3_int64)want);
-                int r;
-                while ((r = sqlite3_step(x)) == SQLITE_ROW)
-                    if (add_cand(&c, &n, &cap, dims[d], (uint32_t)sqlite3_column_int64(x, 0)) < 0) {
-                        rc = ds_err_set(err, -ENOMEM, "out of memory");
-                        goto out;
-                    }
-                if (r != SQLITE_DONE) {
-                    rc = q_err(s, err, "ranking");
+                if ((rc = collect(s, x, dims[d], cs, err)) < 0)
                     goto out;
-                }
             }
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(st2);
+    sqlite3_finalize(st3);
+    return rc;
+}
+
+/*
+ * The ranked list for one kind. Candidates: each interval's busiest keys by packets and by
+ * sources (from the rank indexes), enough of them that the period's top list is among them;
+ * then each candidate's exact sums and unique sources over the whole period. A period whose
+ * ends reach past the data is first widened to the enclosing year, month or day intervals
+ * (widen()): a year of data is then one interval, whose ranked rows are the period's own.
+ */
+static int rank_report(struct ds_store *s, const struct ds_period *p, const struct ds_rank_opts *o,
+                       json_t **out, struct ds_err *err)
+{
+    struct span *sp = malloc(sizeof *sp), *w = malloc(sizeof *w);
+    struct cands cs = {0};
+    struct qcache qc = {0};
+    json_t *list = NULL;
+    bool wide = false;
+    int rc;
+    if (!sp || !w) {
+        rc = ds_err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = resolve(s, p, sp, err)) < 0 || (rc = widen(s, sp, w, &wide, err)) < 0)
+        goto out;
+    const struct span *q = wide ? w : sp;
+    enum ds_dim dims[2];
+    int nd = 0;
+    if (o->kind == DS_RANK_PORTS) {
+        if (o->proto != 1)
+            dims[nd++] = DS_DIM_TCP;
+        if (o->proto != 0)
+            dims[nd++] = DS_DIM_UDP;
+    } else {
+        dims[nd++] = o->kind == DS_RANK_COUNTRIES ? DS_DIM_COUNTRY : DS_DIM_ASN;
+    }
+    size_t want = o->top * 4 + 16;
+    if ((rc = wide ? wide_cands(s, q, dims, nd, o, want, &cs, err)
+                   : all_cands(s, sp, dims, nd, o, want, &cs, err)) < 0)
+        goto out;
+    struct cand *c = cs.c;
+    size_t n = cs.n;
     for (size_t i = 0; i < n; i++) {
         struct cand *x = &c[i];
-        if ((rc = sums_of(s, sp, x->dim, x->key, &x->sm, err)) < 0)
+        if ((rc = sums_of(s, &qc, q, x->dim, x->key, &x->sm, err)) < 0)
             goto out;
         x->packets = o->exclude_research ? x->sm.packets - x->sm.r_packets : x->sm.packets;
     }
@@ -501,16 +820,17 @@ int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds
      * candidates with the largest sums of per-interval sources (an upper bound) */
     qsort(c, n, sizeof *c, o->by_sources ? by_bound : by_packets);
     for (size_t i = 0; i < n && i < (o->by_sources ? want : o->top); i++)
-        if ((rc = sources_of(s, sp, c[i].dim, c[i].key, o->exclude_research, &c[i].sm,
+        if ((rc = sums_wide(s, &qc, sp, q, c[i].dim, c[i].key, &c[i].sm, err)) < 0 ||
+            (rc = sources_of(s, &qc, q, c[i].dim, c[i].key, o->exclude_research, &c[i].sm,
                              &c[i].sources, &c[i].exact, err)) < 0)
             goto out;
     qsort(c, n, sizeof *c, o->by_sources ? by_sources : by_packets);
     struct sums tot;
     uint64_t tot_src = 0;
     bool tot_exact;
-    if ((rc = sums_of(s, sp, DS_DIM_TOTAL, 0, &tot, err)) < 0 ||
-        (rc = sources_of(s, sp, DS_DIM_TOTAL, 0, o->exclude_research, &tot, &tot_src, &tot_exact,
-                         err)) < 0)
+    if ((rc = sums_wide(s, &qc, sp, q, DS_DIM_TOTAL, 0, &tot, err)) < 0 ||
+        (rc = sources_of(s, &qc, q, DS_DIM_TOTAL, 0, o->exclude_research, &tot, &tot_src,
+                         &tot_exact, err)) < 0)
         goto out;
     uint64_t tot_pk = o->exclude_research ? tot.packets - tot.r_packets : tot.packets;
     list = json_array();
@@ -541,11 +861,20 @@ int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds
     list = NULL;
 out:
     json_decref(list);
-    sqlite3_finalize(st);
-    sqlite3_finalize(st2);
-    sqlite3_finalize(st3);
-    free(c);
+    qcache_free(&qc);
+    free(cs.c);
+    free(cs.slot);
     free(sp);
+    free(w);
+    return rc;
+}
+
+int ds_query_rank(struct ds_store *s, const struct ds_period *p, const struct ds_rank_opts *o,
+                  json_t **out, struct ds_err *err)
+{
+    bool began = read_begin(s);
+    int rc = rank_report(s, p, o, out, err);
+    read_end(s, began);
     return rc;
 }
 
@@ -561,6 +890,7 @@ int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp
         return ds_err_set(err, -ENOMEM, "out of memory");
     }
     json_t *o = NULL, *months = NULL;
+    struct qcache qc = {0};
     int rc = resolve(s, p, sp, err);
     if (rc < 0)
         goto out;
@@ -587,12 +917,13 @@ int ds_query_port_monthly(struct ds_store *s, const struct ds_period *p, int udp
             struct sums sm;
             uint64_t ds_src;
             bool ex;
-            if ((rc = sums_of(s, ds, dim, port, &sm, err)) < 0)
+            if ((rc = sums_of(s, &qc, ds, dim, port, &sm, err)) < 0)
                 goto out;
             if (!sm.rows)
                 continue;
             pk += exclude_research ? sm.packets - sm.r_packets : sm.packets;
-            if ((rc = sources_of(s, ds, dim, port, exclude_research, &sm, &ds_src, &ex, err)) < 0)
+            if ((rc = sources_of(s, &qc, ds, dim, port, exclude_research, &sm, &ds_src, &ex, err)) <
+                0)
                 goto out;
             src += ds_src;
             exact = exact && ex;
@@ -619,6 +950,7 @@ out:
     json_decref(months);
     json_decref(o);
     free(sp);
+    qcache_free(&qc);
     free(ds);
     return rc;
 }
@@ -719,11 +1051,79 @@ static json_t *host_profile(struct ds_store *s, const struct ds_addr *a, int64_t
     return h;
 }
 
+/*
+ * The statement ranking the addresses of the day top lists over days [d0, d1) by their
+ * summed packets (?1: how many). Whole months and years use their sums (host_top_roll), and
+ * the days are first widened to the year, month or day around the data (widen()): a year of
+ * data is one sorted index range instead of 365 days' lists grouped per request.
+ */
+static int top_hosts_sql(struct ds_store *s, const struct span *sp, int64_t d0, int64_t d1,
+                         sqlite3_stmt **st, struct ds_err *err)
+{
+    struct span *ds = malloc(sizeof *ds), *w = malloc(sizeof *w);
+    char *sql = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+    bool wide = false;
+    int rc = 0;
+    if (!ds || !w || !(f = open_memstream(&sql, &len))) {
+        rc = ds_err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    ds->from = d0 * DAY;
+    ds->to = d1 * DAY;
+    ds->empty = sp->empty;
+    if ((rc = tile(ds, err)) < 0 || (rc = widen(s, ds, w, &wide, err)) < 0)
+        goto out;
+    const struct span *q = wide ? w : ds;
+    if (q->n == 1 && q->p[0].gran >= GRAN_MONTH) {
+        fprintf(f,
+                "SELECT addr FROM host_top_roll WHERE gran = %d AND start = %" PRId64
+                " ORDER BY packets DESC, addr LIMIT ?1",
+                q->p[0].gran, q->p[0].start);
+    } else {
+        fputs("SELECT addr FROM (SELECT addr, packets FROM host_top WHERE false", f);
+        for (size_t i = 0; i < q->n; i++) {
+            const struct piece *pc = &q->p[i];
+            if (pc->gran >= GRAN_MONTH) {
+                fprintf(f,
+                        " UNION ALL SELECT addr, packets FROM host_top_roll WHERE gran = %d"
+                        " AND start = %" PRId64,
+                        pc->gran, pc->start);
+                continue;
+            }
+            size_t j = i; /* a run of days */
+            while (j + 1 < q->n && q->p[j + 1].gran == DS_GRAN_1D)
+                j++;
+            fprintf(f,
+                    " UNION ALL SELECT addr, packets FROM host_top WHERE day >= %" PRId64
+                    " AND day < %" PRId64,
+                    pc->start / DAY, q->p[j].start / DAY + 1);
+            i = j;
+        }
+        fputs(") GROUP BY addr ORDER BY SUM(packets) DESC, addr LIMIT ?1", f);
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        rc = ds_err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    f = NULL;
+    rc = prepare(s, sql, st, err);
+out:
+    if (f)
+        fclose(f);
+    free(sql);
+    free(ds);
+    free(w);
+    return rc;
+}
+
 /* Top hosts by packets. A period of one day ranks every stored profile of that day; longer
  * periods rank the union of the days' top lists (each day keeps its busiest
  * DS_HOST_TOP_PER_DAY hosts per shard), then aggregate each candidate's profile. */
-int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bool exclude_research,
-                   json_t **out, struct ds_err *err)
+static int hosts_report(struct ds_store *s, const struct ds_period *p, size_t top,
+                        bool exclude_research, json_t **out, struct ds_err *err)
 {
     struct span sp;
     int rc = resolve(s, p, &sp, err);
@@ -758,14 +1158,9 @@ int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bo
     }
     /* research hosts are filtered after the profile lookup: ask for more candidates */
     size_t want = exclude_research ? top * 2 + 64 : top;
-    if ((rc = prepare(s,
-                      "SELECT addr FROM host_top WHERE day >= ? AND day < ? GROUP BY addr"
-                      " ORDER BY SUM(packets) DESC, addr LIMIT ?",
-                      &st, err)) < 0)
+    if ((rc = top_hosts_sql(s, &sp, d0, d1, &st, err)) < 0)
         goto fail;
-    sqlite3_bind_int64(st, 1, d0);
-    sqlite3_bind_int64(st, 2, d1);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)want);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)want);
     while (sqlite3_step(st) == SQLITE_ROW && json_array_size(list) < top) {
         struct ds_addr a;
         if (ds_addr_parse(&a, (const char *)sqlite3_column_text(st, 0), NULL) < 0)
@@ -783,6 +1178,15 @@ int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bo
     return 0;
 fail:
     json_decref(list);
+    return rc;
+}
+
+int ds_query_hosts(struct ds_store *s, const struct ds_period *p, size_t top, bool exclude_research,
+                   json_t **out, struct ds_err *err)
+{
+    bool began = read_begin(s);
+    int rc = hosts_report(s, p, top, exclude_research, out, err);
+    read_end(s, began);
     return rc;
 }
 

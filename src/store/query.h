@@ -77,4 +77,11 @@ struct ds_outbreak_query {
 int ds_query_outbreaks(struct ds_store *s, const struct ds_outbreak_query *q, json_t **out,
                        struct ds_err *err);
 
+/* The hosts that drive a candidate (dim, key or name, interval start in seconds): stored
+ * profile segments of its interval with its port, its fingerprint or its class, busiest
+ * first, at most 10: [{address, packets, country?, asn, first_seen}]. With running, the
+ * segments of ingests still running count too (the daemon's own). Never NULL. */
+json_t *ds_query_outbreak_drivers(struct sqlite3 *db, const char *dim, int64_t key,
+                                  const char *name, int64_t start, bool running);
+
 #endif

@@ -185,10 +185,8 @@ int ds_query_campaigns(struct ds_store *s, const struct ds_campaign_query *q, js
     return 0;
 }
 
-/* The hosts that drive a candidate: profile segments in its interval with its port, its
- * fingerprint or its class, busiest first. */
-static json_t *drivers(struct ds_store *s, const char *dim, int64_t key, const char *name,
-                       int64_t start)
+json_t *ds_query_outbreak_drivers(struct sqlite3 *db, const char *dim, int64_t key,
+                                  const char *name, int64_t start, bool running)
 {
     static const char *const class_cols[] = {
         "tcp_syn", "backscatter", "icmp_request", "udp", "amp_probe", "spoofed_hint", NULL};
@@ -212,12 +210,12 @@ static json_t *drivers(struct ds_store *s, const char *dim, int64_t key, const c
     snprintf(sql, sizeof sql,
              "SELECT addr, packets, country, asn, first_ns FROM host WHERE day = ?1 AND"
              " first_ns < ?3 AND last_ns >= ?2 AND research IS NULL AND %s AND ingest IN"
-             " (SELECT id FROM ingest WHERE status IN ('done', 'live', 'interrupted'))"
+             " (SELECT id FROM ingest WHERE status IN ('done', 'live', 'interrupted'%s))"
              " ORDER BY packets DESC, addr LIMIT 10",
-             cond);
+             cond, running ? ", 'running'" : "");
     json_t *list = json_array();
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(ds_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return list;
     sqlite3_bind_int64(st, 1, start / 86400);
     sqlite3_bind_int64(st, 2, start * 1000000000);
@@ -276,7 +274,9 @@ int ds_query_outbreaks(struct ds_store *s, const struct ds_outbreak_query *q, js
             "value", (json_int_t)value, "packets", (json_int_t)sqlite3_column_int64(st, 6),
             "baseline", base, "ratio", base > 0.01 ? (double)value / base : (double)value / 0.01,
             "score", sqlite3_column_double(st, 8));
-        json_object_set_new(o, "top_hosts", drivers(s, dim, key, name, start));
+        json_object_set_new(
+            o, "top_hosts",
+            ds_query_outbreak_drivers(ds_store_db(s), dim, key, name, start, false));
         json_array_append_new(list, o);
     }
     sqlite3_finalize(st);

@@ -16,6 +16,7 @@
 
 #include "analyze/hll.h"
 #include "core/hash.h"
+#include "store/busy.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 
@@ -208,6 +209,40 @@ static const char *const MIGRATIONS[] = {
     "  value INTEGER NOT NULL, packets INTEGER NOT NULL, baseline REAL NOT NULL,"
     "  score REAL NOT NULL);"
     "CREATE INDEX outbreak_time ON outbreak(start);",
+    /* 6 -> 7: outbreak candidates as alerts of the analysts' organisation (docs/alerts.md),
+     * and scheduled feed digests per recipient (docs/feeds.md) */
+    "ALTER TABLE org ADD COLUMN analysts INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE alert_outbreak("
+    "  alert INTEGER PRIMARY KEY REFERENCES alert(id) ON DELETE CASCADE,"
+    "  dim TEXT NOT NULL, key INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  start INTEGER NOT NULL," /* the latest candidate's interval (Unix seconds) */
+    "  value INTEGER NOT NULL, baseline REAL NOT NULL, score REAL NOT NULL,"
+    "  peak INTEGER NOT NULL, candidates INTEGER NOT NULL, hosts TEXT NOT NULL);"
+    "CREATE TABLE outbreak_digest_state("
+    "  org INTEGER PRIMARY KEY REFERENCES org(id) ON DELETE CASCADE,"
+    "  pending_since_ns INTEGER, last_sent_ns INTEGER, seq INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE feed_sub("
+    "  org INTEGER NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL, format TEXT NOT NULL,"
+    "  since_ingest INTEGER NOT NULL," /* digests cover ingests after this one */
+    "  created TEXT NOT NULL, PRIMARY KEY(org, kind)) WITHOUT ROWID;"
+    "CREATE TABLE feed_digest("
+    "  org INTEGER NOT NULL REFERENCES org(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL, day INTEGER NOT NULL, format TEXT NOT NULL, rows INTEGER NOT NULL,"
+    "  message_id TEXT NOT NULL, at TEXT NOT NULL,"
+    "  PRIMARY KEY(org, kind, day)) WITHOUT ROWID;",
+    /* 7 -> 8: rankings over months and years (query.c, widen()): by unique sources (their
+     * rows keep every key, too many to sort per request), and the day top lists of hosts
+     * summed per month (gran 3) and year (gran 4), filled from the days already stored */
+    "CREATE INDEX stat_rank_src ON stat(gran, dim, start, sources) WHERE gran >= 3;"
+    "CREATE TABLE host_top_roll("
+    "  gran INTEGER NOT NULL, start INTEGER NOT NULL, addr TEXT NOT NULL,"
+    "  packets INTEGER NOT NULL, PRIMARY KEY(gran, start, addr)) WITHOUT ROWID;"
+    "CREATE INDEX host_top_roll_rank ON host_top_roll(gran, start, packets DESC, addr);"
+    "INSERT INTO host_top_roll SELECT 3, month_start(day * 86400), addr, SUM(packets)"
+    "  FROM host_top GROUP BY 2, 3;"
+    "INSERT INTO host_top_roll SELECT 4, year_start(day * 86400), addr, SUM(packets)"
+    "  FROM host_top GROUP BY 2, 3;",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -230,6 +265,11 @@ _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schem
 #define ROLLUP_SKETCH(g, fn)                                                                       \
     "INSERT INTO sketch SELECT " #g ", " fn "(start), dim, key, hll_union_agg(nonresearch),"       \
     " hll_union_agg(research) FROM sketch_stage WHERE ingest = ?1 GROUP BY 2, 3, 4" ADD_SKETCH ";"
+/* the day top lists summed per month and year (schema 8) */
+#define ROLLUP_TOP(g, fn)                                                                          \
+    "INSERT INTO host_top_roll SELECT " #g ", " fn "(day * 86400), addr, SUM(packets)"             \
+    " FROM host_top_stage WHERE ingest = ?1 GROUP BY 2, 3 ON CONFLICT(gran, start, addr)"          \
+    " DO UPDATE SET packets = packets + excluded.packets;"
 static const char *const MERGE_SQL =
     "INSERT INTO stat SELECT gran, start, dim, key, packets, bytes, sources, r_packets, r_bytes,"
     " r_sources, 1 FROM stat_stage WHERE ingest = ?1 AND true" ADD_STAT
@@ -245,7 +285,8 @@ static const char *const MERGE_SQL =
                              4, "year_start") "INSERT INTO host_top SELECT day, addr, packets FROM "
                                               "host_top_stage WHERE ingest = ?1 AND true"
                                               " ON CONFLICT(day, addr) DO UPDATE SET packets = "
-                                              "packets + excluded.packets;";
+                                              "packets + excluded.packets;" ROLLUP_TOP(
+                                                  3, "month_start") ROLLUP_TOP(4, "year_start");
 
 /* The stage tables, emptied for an ingest once merged (or when it is replaced). */
 static const char *const STAGES[] = {"stat_stage", "coverage_stage", "sketch_stage",
@@ -316,6 +357,49 @@ static int exec(struct ds_store *s, const char *sql, struct ds_err *err)
         return rc;
     }
     return 0;
+}
+
+/*
+ * Write transactions. Every one starts with BEGIN IMMEDIATE: the write lock is taken up front,
+ * where the busy handler can wait for it, so no statement inside can meet SQLITE_BUSY (a
+ * deferred transaction that has read cannot wait for the lock: it would need a newer
+ * snapshot). The ingest's transactions are short (one sink call each, or one checkpoint's
+ * merge), so the alert engine, the outbox and the API never wait long for this connection;
+ * when another connection holds the lock past the busy timeout, the begin is tried again
+ * (logged) for up to LOCK_PATIENCE_MS before it is an error: nothing is written before the
+ * lock is held, so nothing is lost by waiting.
+ */
+#define BUSY_MS 5000
+#define LOCK_PATIENCE_MS 600000
+
+static int tx_begin(struct ds_store *s, struct ds_err *err)
+{
+    if (s->in_tx)
+        return 0;
+    for (long waited = 0;; waited += BUSY_MS) {
+        int r = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (r == SQLITE_OK) {
+            s->in_tx = true;
+            return 0;
+        }
+        if (r != SQLITE_BUSY || waited + BUSY_MS >= LOCK_PATIENCE_MS)
+            return db_err(s, err, "taking the write lock");
+        ds_warn("store",
+                "%s: the write lock is held by another connection (waited %ld s); waiting on",
+                s->path, (waited + BUSY_MS) / 1000);
+    }
+}
+
+static int tx_commit(struct ds_store *s, struct ds_err *err)
+{
+    if (!s->in_tx)
+        return 0;
+    int rc = exec(s, "COMMIT", err);
+    if (rc == 0) {
+        s->in_tx = false;
+        s->stats.commits++;
+    }
+    return rc;
 }
 
 static int pragma_int(struct ds_store *s, const char *sql, int64_t *out, struct ds_err *err)
@@ -510,7 +594,7 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto out;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    ds_db_busy_wait(s->db, BUSY_MS);
     add_functions(s->db);
     sqlite3_extended_result_codes(s->db, 0);
     /* reading the header first tells a non-database file apart before any write */
@@ -738,9 +822,8 @@ int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info,
 {
     int rc;
     sqlite3_stmt *st = NULL;
-    if ((rc = exec(s, "BEGIN IMMEDIATE", err)) < 0)
+    if ((rc = tx_begin(s, err)) < 0)
         return rc;
-    s->in_tx = true;
     /* an unfinished ingest of any of these files is replaced: its rows go first */
     if (info->n_files) {
         if (sqlite3_prepare_v2(s->db,
@@ -817,7 +900,7 @@ int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info,
     st = NULL;
     /* the ingest row commits at once: a crash leaves it 'running', and the next ingest of the
      * same files replaces it */
-    if ((rc = exec(s, "COMMIT; BEGIN", err)) < 0)
+    if ((rc = tx_commit(s, err)) < 0)
         goto out;
     s->scanners = info->scanners;
     s->live = info->live;
@@ -846,6 +929,9 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
     sqlite3_stmt *st;
     char now[32];
     utc_now(now, sizeof now);
+    int rc = tx_begin(s, err); /* one transaction: the status and the merge */
+    if (rc < 0)
+        return rc;
     if (sqlite3_prepare_v2(s->db,
                            "UPDATE ingest SET finished = ?, status = ?, first_ns = ?, last_ns = ?,"
                            " packets = ?, darknet_packets = ?, sources = ?, summary = ?"
@@ -866,7 +952,6 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
     sqlite3_finalize(st);
     if (r != SQLITE_DONE)
         return db_err(s, err, "finishing the ingest");
-    int rc = 0;
     if (ok || s->live) {
         rc = merge_stage(s, s->ingest, err);
     } else {
@@ -889,13 +974,13 @@ int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t
         rc = exec(s, sql, err);
     }
     if (rc == 0)
-        rc = exec(s, "COMMIT", err);
-    if (rc < 0)
+        rc = tx_commit(s, err);
+    if (rc < 0) {
         exec(s, "ROLLBACK", NULL); /* the ingest stays 'running': the next run replaces it */
-    s->in_tx = false;
+        s->in_tx = false;
+    }
     s->ingest = 0;
     s->live = false;
-    s->stats.commits++;
     return rc;
 }
 /* ------------------------------------------------------------------ the sink ------------- */
@@ -962,7 +1047,7 @@ static int cmp_rows(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key;
 }
 
-static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err)
+static int rows_window(void *ctx, const struct ds_window *w, struct ds_err *err)
 {
     struct ds_store *s = ctx;
     struct wctx c = {.s = s, .w = w, .err = err};
@@ -1040,7 +1125,7 @@ static int daysk_row(void *ctx, enum ds_dim dim, uint32_t key, const struct ds_h
     return 0;
 }
 
-static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err)
+static int rows_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err)
 {
     struct dctx *c = malloc(sizeof *c);
     if (!c)
@@ -1067,7 +1152,7 @@ static int cmp_keyed(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err)
+static int rows_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err)
 {
     struct ds_store *s = ctx;
     sqlite3_stmt *st = s->st[ST_HOST];
@@ -1145,7 +1230,7 @@ static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struc
     return rc;
 }
 
-static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
+static int rows_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
                     struct ds_err *err)
 {
     struct ds_store *s = ctx;
@@ -1164,7 +1249,7 @@ static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t
     return 0;
 }
 
-static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err)
+static int rows_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err)
 {
     struct ds_store *s = ctx;
     sqlite3_stmt *st = s->st[ST_DOS];
@@ -1203,7 +1288,7 @@ static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err
     return 0;
 }
 
-static int sink_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *err)
+static int rows_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *err)
 {
     struct ds_store *s = ctx;
     sqlite3_stmt *st = s->st[ST_CAMP];
@@ -1243,7 +1328,7 @@ static int sink_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *
     return 0;
 }
 
-static int sink_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *err)
+static int rows_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *err)
 {
     struct ds_store *s = ctx;
     sqlite3_stmt *st = s->st[ST_OB];
@@ -1264,16 +1349,82 @@ static int sink_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *
     return 0;
 }
 
+/* Live: the closed intervals' stage rows go into the shared tables (visible at once), in a
+ * transaction of their own. A replay has committed its rows already (each sink call). */
 static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err)
 {
     (void)upto;
     struct ds_store *s = ctx;
     int rc = 0;
-    if (s->live) /* closed intervals become visible at once */
+    if (s->live && (rc = tx_begin(s, err)) == 0)
         rc = merge_stage(s, s->ingest, err);
     if (rc == 0)
-        rc = exec(s, "COMMIT; BEGIN", err);
-    if (rc == 0)
-        s->stats.commits++;
+        rc = tx_commit(s, err);
+    return rc;
+}
+
+/* Each sink call is one short write transaction (tx_begin). A failed call leaves it open:
+ * ds_store_ingest_end then removes or keeps the ingest's rows and commits. */
+static int sink_window(void *ctx, const struct ds_window *w, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    int rc = tx_begin(s, err);
+    if (rc == 0 && (rc = rows_window(ctx, w, err)) == 0)
+        rc = tx_commit(s, err);
+    return rc;
+}
+
+static int sink_daysk(void *ctx, const struct ds_daysk *d, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    int rc = tx_begin(s, err);
+    if (rc == 0 && (rc = rows_daysk(ctx, d, err)) == 0)
+        rc = tx_commit(s, err);
+    return rc;
+}
+
+static int sink_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    int rc = tx_begin(s, err);
+    if (rc == 0 && (rc = rows_hosts(ctx, h, n, err)) == 0)
+        rc = tx_commit(s, err);
+    return rc;
+}
+
+static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
+                    struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    int rc = tx_begin(s, err);
+    if (rc == 0 && (rc = rows_top(ctx, day, t, n, err)) == 0)
+        rc = tx_commit(s, err);
+    return rc;
+}
+
+static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    int rc = tx_begin(s, err);
+    if (rc == 0 && (rc = rows_dos(ctx, a, err)) == 0)
+        rc = tx_commit(s, err);
+    return rc;
+}
+
+static int sink_campaign(void *ctx, const struct ds_campaign *k, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    int rc = tx_begin(s, err);
+    if (rc == 0 && (rc = rows_campaign(ctx, k, err)) == 0)
+        rc = tx_commit(s, err);
+    return rc;
+}
+
+static int sink_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    int rc = tx_begin(s, err);
+    if (rc == 0 && (rc = rows_outbreak(ctx, o, err)) == 0)
+        rc = tx_commit(s, err);
     return rc;
 }

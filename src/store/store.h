@@ -13,13 +13,15 @@
 #include "core/hash.h"
 #include "enrich/scanners.h"
 
-#define DS_STORE_SCHEMA_VERSION 6
+#define DS_STORE_SCHEMA_VERSION 8
 
 /*
  * One open database. Threads: a store is used by one thread at a time (the engine's collector
  * serialises the sink calls); open another handle for another thread. Writes of an ingest go
- * into transactions that commit at checkpoints, so a crash loses at most the open interval,
- * never what an earlier commit stored.
+ * into short write transactions (BEGIN IMMEDIATE, one per sink call; a live ingest's merge at
+ * each checkpoint), so other connections never wait long for this one; the ingest's rows stay
+ * in its stage tables until merged, so a crash never leaves half an interval in the shared
+ * tables. A write lock held elsewhere past the busy timeout is waited for again, not an error.
  */
 struct ds_store;
 

@@ -264,7 +264,7 @@ static void test_add_org_full(void **st)
     /* one audit row; the webhook secret is not in it */
     assert_int_equal(audit_rows(f->s), 1);
     check_audit(f->s, 1, "alice", "org add", "City of Example",
-                "{\"darknet\":[\"203.0.113.0/25\",\"2001:db8:ffff::/64\"],"
+                "{\"analysts\":false,\"darknet\":[\"203.0.113.0/25\",\"2001:db8:ffff::/64\"],"
                 "\"emails\":[\"soc@example.org\",\"noc@example.org\"],"
                 "\"files\":[\"/var/log/darkscope/alerts.jsonl\"],\"lang\":\"ja\","
                 "\"livenet\":[\"198.51.100.0/24\",\"2001:db8:100::/48\",\"192.0.2.7\"],"
@@ -350,7 +350,7 @@ static void test_add_org_defaults(void **st)
     assert_string_equal(buf, "en|smtp,webhook,syslog,file|NULL|NULL|NULL|NULL");
     /* no `who`: the audit row says "unknown" */
     check_audit(f->s, 1, "unknown", "org add", "Plain",
-                "{\"darknet\":[],\"emails\":[],\"files\":[],\"lang\":\"en\","
+                "{\"analysts\":false,\"darknet\":[],\"emails\":[],\"files\":[],\"lang\":\"en\","
                 "\"livenet\":[\"2001:db8:1::/48\"],\"syslogs\":[],\"webhooks\":[]}");
     struct ds_registry *r = load(f->s);
     assert_int_equal(r->n_orgs, 1);
