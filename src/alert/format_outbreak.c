@@ -391,7 +391,8 @@ int ds_ob_alert_xml(const struct ds_ob_alert *a, const char *templates_dir, char
         return rc;
     char t[TIME_LEN], num[48];
     struct ds_sbuf b = {0};
-    ds_sbuf_printf(&b, "<alert version=\"%d\" id=\"%" PRId64 "\">\n", DS_OB_ALERT_JSON_VERSION, a->id);
+    ds_sbuf_printf(&b, "<alert version=\"%d\" id=\"%" PRId64 "\">\n", DS_OB_ALERT_JSON_VERSION,
+                   a->id);
     ds_xml_elem(&b, "  ", "organisation", a->org_name);
     ds_xml_elem(&b, "  ", "address", a->key);
     ds_xml_elem(&b, "  ", "case", "outbreak");
@@ -425,7 +426,7 @@ int ds_ob_alert_xml(const struct ds_ob_alert *a, const char *templates_dir, char
     json_array_foreach(a->hosts, i, h)
     {
         ds_sbuf_printf(&b, "    <host packets=\"%" JSON_INTEGER_FORMAT "\">",
-                  json_integer_value(json_object_get(h, "packets")));
+                       json_integer_value(json_object_get(h, "packets")));
         ds_xml_escape(&b, json_string_value(json_object_get(h, "address")) ?: "", false);
         ds_sbuf_puts(&b, "</host>\n");
     }
@@ -442,8 +443,9 @@ static void put_hosts(struct ds_sbuf *b, const struct ds_ob_alert *a, bool ja)
 {
     size_t n = json_array_size(a->hosts);
     if (!n) {
-        ds_sbuf_puts(b, ja ? "  (まだ保存されていません: darkscope report outbreaks で確認できます)\n"
-                      : "  (not stored yet: darkscope report outbreaks lists them later)\n");
+        ds_sbuf_puts(b,
+                     ja ? "  (まだ保存されていません: darkscope report outbreaks で確認できます)\n"
+                        : "  (not stored yet: darkscope report outbreaks lists them later)\n");
         return;
     }
     size_t i;
@@ -452,9 +454,10 @@ static void put_hosts(struct ds_sbuf *b, const struct ds_ob_alert *a, bool ja)
     {
         const char *cc = json_string_value(json_object_get(h, "country"));
         ds_sbuf_printf(b, "  %-40s %8" JSON_INTEGER_FORMAT " %s  AS%" JSON_INTEGER_FORMAT " %s\n",
-                  json_string_value(json_object_get(h, "address")) ?: "?",
-                  json_integer_value(json_object_get(h, "packets")), ja ? "パケット" : "packets",
-                  json_integer_value(json_object_get(h, "asn")), cc ? cc : "-");
+                       json_string_value(json_object_get(h, "address")) ?: "?",
+                       json_integer_value(json_object_get(h, "packets")),
+                       ja ? "パケット" : "packets", json_integer_value(json_object_get(h, "asn")),
+                       cc ? cc : "-");
     }
 }
 
@@ -481,31 +484,32 @@ int ds_ob_alert_text(const struct ds_ob_alert *a, const char *templates_dir, cha
     struct ds_sbuf s = {0}, b = {0};
     if (ja)
         ds_sbuf_printf(&s, "[darkscope] アウトブレイク候補 #%" PRId64 " (%s): %s の急増", a->id,
-                  state_word(a->state, true), what);
+                       state_word(a->state, true), what);
     else
         ds_sbuf_printf(&s, "[darkscope] Outbreak candidate #%" PRId64 " (%s): %s rose", a->id,
-                  state_word(a->state, false), what);
+                       state_word(a->state, false), what);
     ds_time_format(a->start_s, t1, sizeof t1);
     ds_time_format(a->start_s + 300, t2, sizeof t2);
     if (ja) {
-        ds_sbuf_printf(&b, "宛先: %s\nアラート番号: %" PRId64 " (状態: %s, 重要度: %s)\n\n", a->org_name,
-                  a->id, state_word(a->state, true), ds_severity_names[a->severity]);
+        ds_sbuf_printf(&b, "宛先: %s\nアラート番号: %" PRId64 " (状態: %s, 重要度: %s)\n\n",
+                       a->org_name, a->id, state_word(a->state, true),
+                       ds_severity_names[a->severity]);
         ds_sbuf_printf(&b, "急増したもの: %s (%s)\n", what, a->key);
         ds_sbuf_printf(&b, "時間帯: %s から %s (UTC, 5 分間)\n", t1, t2);
         ds_sbuf_printf(&b, "増加の大きさ: %" PRIu64 " %s (平常値 %.1f の %.1f 倍, スコア %.1f)\n",
-                  a->value, !strcmp(ds_ob_measure(a), "packets") ? "パケット" : "送信元",
-                  a->baseline, ds_ob_ratio(a), a->score);
+                       a->value, !strcmp(ds_ob_measure(a), "packets") ? "パケット" : "送信元",
+                       a->baseline, ds_ob_ratio(a), a->score);
         ds_sbuf_printf(&b, "候補となった区間: %" PRId64 "\n\n主な送信元ホスト:\n", a->candidates);
     } else {
-        ds_sbuf_printf(&b, "To: %s\nAlert: %" PRId64 " (state %s, severity %s)\n\n", a->org_name, a->id,
-                  state_word(a->state, false), ds_severity_names[a->severity]);
+        ds_sbuf_printf(&b, "To: %s\nAlert: %" PRId64 " (state %s, severity %s)\n\n", a->org_name,
+                       a->id, state_word(a->state, false), ds_severity_names[a->severity]);
         ds_sbuf_printf(&b, "What rose: %s (%s)\n", what, a->key);
         ds_sbuf_printf(&b, "When: %s to %s (UTC, one 5-minute interval)\n", t1, t2);
-        ds_sbuf_printf(&b,
-                  "By how much: %" PRIu64 " %s against a baseline of %.1f (%.1fx, score %.1f)\n",
-                  a->value, ds_ob_measure(a), a->baseline, ds_ob_ratio(a), a->score);
+        ds_sbuf_printf(
+            &b, "By how much: %" PRIu64 " %s against a baseline of %.1f (%.1fx, score %.1f)\n",
+            a->value, ds_ob_measure(a), a->baseline, ds_ob_ratio(a), a->score);
         ds_sbuf_printf(&b, "Candidate intervals so far: %" PRId64 "\n\nHosts driving it:\n",
-                  a->candidates);
+                       a->candidates);
     }
     put_hosts(&b, a, ja);
     ds_sbuf_puts(&b, "\n");
@@ -533,16 +537,17 @@ int ds_ob_digest_text(const struct ds_ob_alert *const *v, size_t n, const char *
     bool ja = !strcmp(ds_response_lang(lang), "ja");
     struct ds_sbuf s = {0}, b = {0};
     ds_sbuf_printf(&s,
-              ja ? "[darkscope] アウトブレイク候補のまとめ: %zu 件 (%s)"
-                 : "[darkscope] Outbreak candidates digest: %zu alerts (%s)",
-              n, org);
+                   ja ? "[darkscope] アウトブレイク候補のまとめ: %zu 件 (%s)"
+                      : "[darkscope] Outbreak candidates digest: %zu alerts (%s)",
+                   n, org);
     ds_sbuf_puts(&b, ja ? "アウトブレイク候補の変化 (詳細は添付の JSON):\n\n"
-                   : "Outbreak candidates that changed (details in the attached JSON):\n\n");
+                        : "Outbreak candidates that changed (details in the attached JSON):\n\n");
     for (size_t i = 0; i < n; i++) {
         char t[TIME_LEN];
-        ds_sbuf_printf(&b, "  #%" PRId64 " %-20s %-10s %s %" PRIu64 " %s (x%.1f)\n", v[i]->id, v[i]->key,
-                  state_word(v[i]->state, ja), ds_time_format(v[i]->start_s, t, sizeof t),
-                  v[i]->value, ds_ob_measure(v[i]), ds_ob_ratio(v[i]));
+        ds_sbuf_printf(&b, "  #%" PRId64 " %-20s %-10s %s %" PRIu64 " %s (x%.1f)\n", v[i]->id,
+                       v[i]->key, state_word(v[i]->state, ja),
+                       ds_time_format(v[i]->start_s, t, sizeof t), v[i]->value, ds_ob_measure(v[i]),
+                       ds_ob_ratio(v[i]));
     }
     ds_sbuf_puts(&b, "\n");
     char *h = NULL;

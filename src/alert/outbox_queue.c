@@ -40,8 +40,8 @@ int ds_outbox_enqueue(sqlite3 *db, const struct ds_org *org, const struct ds_out
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (!m->message_id || !m->subject || !m->text || !m->json || !m->attachment)
-        return ds_err_set(err, -EINVAL, "queueing a delivery to %s: a part of the message is missing",
-                          org->name);
+        return ds_err_set(err, -EINVAL,
+                          "queueing a delivery to %s: a part of the message is missing", org->name);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
                            "INSERT OR IGNORE INTO outbox(created, key, message_id, org, contact,"
@@ -54,8 +54,10 @@ int ds_outbox_enqueue(sqlite3 *db, const struct ds_org *org, const struct ds_out
         const struct ds_contact *c = &org->contacts[i];
         if (!c->channel || !c->address) {
             sqlite3_finalize(st);
-            return ds_err_set(err, -EINVAL, "queueing a delivery to %s: contact %" PRId64
-                              " has no channel or address", org->name, c->id);
+            return ds_err_set(err, -EINVAL,
+                              "queueing a delivery to %s: contact %" PRId64
+                              " has no channel or address",
+                              org->name, c->id);
         }
         if (!ds_org_uses_channel(org, c->channel))
             continue;
@@ -63,7 +65,8 @@ int ds_outbox_enqueue(sqlite3 *db, const struct ds_org *org, const struct ds_out
         int kl = snprintf(key, sizeof key, "%s/%" PRId64, m->message_id, c->id);
         if (kl < 0 || (size_t)kl >= sizeof key) {
             sqlite3_finalize(st);
-            return ds_err_set(err, -EINVAL, "queueing a delivery to %s: message id '%.40s...' is too long",
+            return ds_err_set(err, -EINVAL,
+                              "queueing a delivery to %s: message id '%.40s...' is too long",
                               org->name, m->message_id);
         }
         sqlite3_reset(st);

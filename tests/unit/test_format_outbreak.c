@@ -1188,10 +1188,11 @@ static void test_digest_bad(void **st)
     b = mirai_alert();
     memset(&err, 0, sizeof err);
     out = (char *)"x";
-    assert_int_equal(ds_ob_digest_json(v, 2, "NICTER Analysts", NULL, g_templates, &out, NULL, &err),
-                     -EINVAL);
+    assert_int_equal(
+        ds_ob_digest_json(v, 2, "NICTER Analysts", NULL, g_templates, &out, NULL, &err), -EINVAL);
     assert_null(out);
-    assert_string_equal(err.msg, "outbreak digest for 'NICTER Analysts': no digest id, or not UTF-8");
+    assert_string_equal(err.msg,
+                        "outbreak digest for 'NICTER Analysts': no digest id, or not UTF-8");
 }
 
 static void test_digest_text(void **st)

@@ -559,8 +559,8 @@ static void test_enqueue_failures(void **st)
     noaddr.contacts = &c0;
     noaddr.n_contacts = 1;
     assert_int_equal(ds_outbox_enqueue(F.db, &noaddr, &MSG, &err), -EINVAL);
-    assert_string_equal(err.msg,
-                        "queueing a delivery to Example City: contact 11 has no channel or address");
+    assert_string_equal(
+        err.msg, "queueing a delivery to Example City: contact 11 has no channel or address");
     assert_int_equal(qi("SELECT count(*) FROM outbox"), 0);
 
     /* no outbox table: the statement does not prepare */
