@@ -14,7 +14,7 @@ struct ds_match_acc {
     struct ds_alert_event ev;        /* what the next report says (changes since the last one) */
     uint64_t minute, minute_packets; /* backscatter rate */
     bool reported;                   /* the first report went out */
-    bool listed;                     /* in the fresh or dirty list */
+    bool listed;                     /* in the fresh list (not reported yet) or the wait list */
 };
 
 #define INITIAL 256
@@ -37,9 +37,10 @@ int ds_matcher_init(struct ds_matcher *m, _Atomic(const struct ds_registry *) *r
 void ds_matcher_free(struct ds_matcher *m)
 {
     free(m->tab);
-    free(m->pend);
+    free(m->fresh);
+    free(m->wait);
     m->tab = NULL;
-    m->pend = NULL;
+    m->fresh = m->wait = NULL;
 }
 
 static uint64_t key_hash(int64_t org, const struct ds_addr *a, enum ds_alert_case c)
@@ -84,18 +85,29 @@ static void report_all_and_forget(struct ds_matcher *m)
             report(m, &m->tab[i]);
     memset(m->tab, 0, (m->mask + 1) * sizeof *m->tab);
     m->count = 0;
-    m->n_pend = 0;
+    m->n_fresh = m->n_wait = 0;
 }
 
-void ds_matcher_begin(struct ds_matcher *m)
+bool ds_matcher_begin(struct ds_matcher *m)
 {
     if (!m->reg)
-        return;
+        return false;
     const struct ds_registry *r = atomic_load_explicit(m->reg, memory_order_acquire);
-    if (r != m->cur) {
-        report_all_and_forget(m); /* keys of the old snapshot may name orgs that are gone */
-        m->cur = r;
-    }
+    if (r == m->cur)
+        return false;
+    report_all_and_forget(m); /* keys of the old snapshot may name orgs that are gone */
+    m->cur = r;
+    return true;
+}
+
+/* Lists a slot with changes: in the fresh list before its first report, else the wait list. */
+static void list_slot(struct ds_matcher *m, struct ds_match_acc *e)
+{
+    e->listed = true;
+    if (e->reported)
+        m->wait[m->n_wait++] = (uint32_t)(e - m->tab);
+    else
+        m->fresh[m->n_fresh++] = (uint32_t)(e - m->tab);
 }
 
 static int grow(struct ds_matcher *m)
@@ -113,10 +125,10 @@ static int grow(struct ds_matcher *m)
     m->tab = n;
     m->mask = cap - 1;
     /* the slots moved: list the pending ones again */
-    m->n_pend = 0;
+    m->n_fresh = m->n_wait = 0;
     for (size_t i = 0; i <= m->mask; i++)
         if (m->tab[i].h && m->tab[i].listed)
-            m->pend[m->n_pend++] = (uint32_t)i;
+            list_slot(m, &m->tab[i]);
     return 0;
 }
 
@@ -145,12 +157,16 @@ static void add_port(struct ds_alert_event *ev, uint8_t proto, uint16_t port)
 static void accumulate(struct ds_matcher *m, const struct ds_org *o, const struct ds_addr *a,
                        enum ds_alert_case c, const struct ds_pkt *p, const struct ds_host *src)
 {
-    if (m->cap_pend < m->mask + 1) { /* room to list every slot */
-        uint32_t *np = realloc(m->pend, (m->mask + 1) * 2 * sizeof *np);
-        if (!np)
+    if (m->cap_list < m->mask + 1) { /* room to list every slot (in one list or the other) */
+        size_t cap = (m->mask + 1) * 2;
+        uint32_t *nf = realloc(m->fresh, cap * sizeof *nf);
+        if (nf)
+            m->fresh = nf;
+        uint32_t *nw = nf ? realloc(m->wait, cap * sizeof *nw) : NULL;
+        if (!nw)
             return;
-        m->pend = np;
-        m->cap_pend = (m->mask + 1) * 2;
+        m->wait = nw;
+        m->cap_list = cap;
     }
     if ((m->count + 1) * 4 > (m->mask + 1) * 3 && grow(m) < 0)
         return;
@@ -212,54 +228,59 @@ static void accumulate(struct ds_matcher *m, const struct ds_org *o, const struc
         if (++e->minute_packets > ev->peak_ppm)
             ev->peak_ppm = e->minute_packets;
     }
-    if (!e->listed) {
-        e->listed = true;
-        m->pend[m->n_pend++] = (uint32_t)(e - m->tab);
-    }
+    if (!e->listed)
+        list_slot(m, e);
     m->matched++;
 }
 
-void ds_matcher_packet(struct ds_matcher *m, const struct ds_pkt *p, const struct ds_host *src)
+bool ds_matcher_packet(struct ds_matcher *m, const struct ds_pkt *p, const struct ds_host *src,
+                       bool src_free)
 {
     const struct ds_registry *r = m->cur;
     if (!r || !r->n_orgs)
-        return;
+        return true;
     if (p->classes & DS_CLASS_BIT(DS_CLASS_BACKSCATTER)) {
         /* a reply from a DoS victim (or a router's error about it): the victim's case only */
         const struct ds_addr *v = ds_backscatter_victim(p);
+        bool own = ds_addr_eq(v, &p->src);
+        if (own && src_free)
+            return true;
         const struct ds_org *o = ds_registry_livenet(r, v);
-        if (o)
-            accumulate(m, o, v, DS_CASE_BACKSCATTER, p, NULL);
-        return;
+        if (!o)
+            return own;
+        accumulate(m, o, v, DS_CASE_BACKSCATTER, p, NULL);
+        return false;
     }
+    if (src_free)
+        return true;
     const struct ds_org *o = ds_registry_livenet(r, &p->src);
-    if (o)
-        accumulate(m, o, &p->src,
-                   ds_registry_in_darknet(r, o, &p->dst) ? DS_CASE_INTERNAL : DS_CASE_EXTERNAL, p,
-                   src);
+    if (!o)
+        return true;
+    accumulate(m, o, &p->src,
+               ds_registry_in_darknet(r, o, &p->dst) ? DS_CASE_INTERNAL : DS_CASE_EXTERNAL, p, src);
+    return false;
 }
 
 void ds_matcher_end(struct ds_matcher *m, uint64_t now_ns)
 {
-    if (!m->n_pend)
+    if (!m->n_fresh && !m->n_wait)
         return;
-    bool due = now_ns >= m->last_flush_ns + m->update_ns;
-    size_t keep = 0;
-    for (size_t i = 0; i < m->n_pend; i++) {
-        struct ds_match_acc *e = &m->tab[m->pend[i]];
-        if (!e->reported || due)
-            report(m, e); /* a key's first report never waits */
-        else
-            m->pend[keep++] = m->pend[i];
-    }
-    m->n_pend = keep;
-    if (due)
-        m->last_flush_ns = now_ns;
+    for (size_t i = 0; i < m->n_fresh; i++)
+        report(m, &m->tab[m->fresh[i]]); /* a key's first report never waits */
+    m->n_fresh = 0;
+    if (now_ns < m->last_flush_ns + m->update_ns)
+        return; /* the waiting changes stay listed, and cost nothing until then */
+    for (size_t i = 0; i < m->n_wait; i++)
+        report(m, &m->tab[m->wait[i]]);
+    m->n_wait = 0;
+    m->last_flush_ns = now_ns;
 }
 
 void ds_matcher_flush(struct ds_matcher *m)
 {
-    for (size_t i = 0; i < m->n_pend; i++)
-        report(m, &m->tab[m->pend[i]]);
-    m->n_pend = 0;
+    for (size_t i = 0; i < m->n_fresh; i++)
+        report(m, &m->tab[m->fresh[i]]);
+    for (size_t i = 0; i < m->n_wait; i++)
+        report(m, &m->tab[m->wait[i]]);
+    m->n_fresh = m->n_wait = 0;
 }

@@ -53,8 +53,9 @@ struct ds_matcher {
                          * the matcher (a key's first report never waits) */
     struct ds_match_acc *tab;
     size_t mask, count;
-    uint32_t *pend; /* slots with changes not yet reported */
-    size_t n_pend, cap_pend;
+    uint32_t *fresh; /* slots with changes, not reported yet (reported at the batch's end) */
+    uint32_t *wait;  /* slots with changes since their last report (reported every update_ns) */
+    size_t n_fresh, n_wait, cap_list;
     uint64_t last_flush_ns;
     uint64_t matched; /* packets that concerned an organisation */
 };
@@ -64,11 +65,20 @@ int ds_matcher_init(struct ds_matcher *m, _Atomic(const struct ds_registry *) *r
 void ds_matcher_free(struct ds_matcher *m);
 
 /* Start of a batch: picks up a swapped registry (accumulators of the old one are reported
- * and dropped). */
-void ds_matcher_begin(struct ds_matcher *m);
+ * and dropped). Returns true when it did: what the caller remembered from
+ * ds_matcher_packet's answers (DS_HF_NO_ORG) is void. */
+bool ds_matcher_begin(struct ds_matcher *m);
 
-/* One packet (decoded, classified, its source's profile updated). */
-void ds_matcher_packet(struct ds_matcher *m, const struct ds_pkt *p, const struct ds_host *src);
+/*
+ * One packet (decoded, classified, its source's profile updated). src_free: the caller knows
+ * p->src is in no registered livenet of the current snapshot (an earlier answer of this
+ * function), so that lookup is skipped. Returns true when p->src is in no livenet: the
+ * caller may remember it for the source's later packets (until ds_matcher_begin says the
+ * snapshot changed). Backscatter whose victim is another address (from an ICMP quote) is
+ * always looked up.
+ */
+bool ds_matcher_packet(struct ds_matcher *m, const struct ds_pkt *p, const struct ds_host *src,
+                       bool src_free);
 
 /* End of a batch: first reports go out at once, changes every update_ns of packet time. */
 void ds_matcher_end(struct ds_matcher *m, uint64_t now_ns);

@@ -46,6 +46,7 @@ enum {
     DS_HF_VSCAN = 1u << 6,      /* a vertical scan window was seen (many ports) */
     DS_HF_DST_SKETCH = 1u << 7, /* destinations are in the sketch, not exact */
     DS_HF_SYN_SEEN = 1u << 8,   /* layout/ttl0/win0 come from a SYN */
+    DS_HF_NO_ORG = 1u << 9,     /* in no registered livenet (the shard's matcher memo) */
     DS_HF_FREE = 1u << 15,      /* an evicted arena slot (hosttab's free list) */
 };
 

@@ -663,8 +663,9 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
         host->flags |= DS_HF_HSCAN;
     if (host->win_ports >= s->cfg->vscan_ports)
         host->flags |= DS_HF_VSCAN;
-    if (s->alerting)
-        ds_matcher_packet(&s->matcher, p, host);
+    if (s->alerting &&
+        ds_matcher_packet(&s->matcher, p, host, host->flags & DS_HF_NO_ORG)) /* memo: no org */
+        host->flags |= DS_HF_NO_ORG;
     if (!s->collect)
         return;
 
@@ -815,12 +816,25 @@ static void groups_report(struct ds_shard *s, uint64_t now_ns)
         ds_warn("groups", "shard %d: out of memory listing its active hosts", s->id);
 }
 
+static void forget_no_org(void *ctx, struct ds_host *h)
+{
+    (void)ctx;
+    h->flags &= (uint16_t)~DS_HF_NO_ORG;
+}
+
+/* A new registry snapshot: the hosts' "in no livenet" memos were answers of the old one. */
+static void matcher_begin(struct ds_shard *s)
+{
+    if (ds_matcher_begin(&s->matcher))
+        ds_hosttab_foreach(&s->hosts, forget_no_org, NULL);
+}
+
 void ds_shard_idle(struct ds_shard *s, uint64_t now_ns)
 {
     dos_report(s, now_ns);
     groups_report(s, now_ns);
     if (s->alerting) {
-        ds_matcher_begin(&s->matcher);
+        matcher_begin(s);
         ds_matcher_end(&s->matcher, now_ns);
     }
     if (s->cfg->metrics)
@@ -830,7 +844,7 @@ void ds_shard_idle(struct ds_shard *s, uint64_t now_ns)
 void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t *h, int n)
 {
     if (s->alerting)
-        ds_matcher_begin(&s->matcher);
+        matcher_begin(s);
     struct ds_host *host[DS_SHARD_BATCH];
     bool created[DS_SHARD_BATCH];
     uint64_t pkey[DS_SHARD_BATCH];

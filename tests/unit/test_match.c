@@ -328,7 +328,7 @@ static void batch(struct mx *x, const struct ds_pkt *p, size_t n, const struct d
 {
     ds_matcher_begin(&x->m);
     for (size_t i = 0; i < n; i++)
-        ds_matcher_packet(&x->m, &p[i], h);
+        ds_matcher_packet(&x->m, &p[i], h, false);
     if (n)
         ds_matcher_end(&x->m, p[n - 1].ts_ns);
 }
@@ -365,7 +365,7 @@ static void test_internal(void **st)
 
     ds_matcher_begin(&x->m);
     for (int i = 0; i < 4; i++)
-        ds_matcher_packet(&x->m, &p[i], &h);
+        ds_matcher_packet(&x->m, &p[i], &h, false);
     assert_int_equal(x->cap.n, 0); /* nothing before the end of the batch */
     assert_int_equal(x->m.matched, 4);
     ds_matcher_end(&x->m, T0 + 2 * SEC);
@@ -418,8 +418,8 @@ static void test_external(void **st)
     struct ds_host both = {.flags = DS_HF_VSCAN | DS_HF_HSCAN};
     ds_matcher_begin(&x->m);
     for (int i = 0; i < 4; i++)
-        ds_matcher_packet(&x->m, &p[i], &h);
-    ds_matcher_packet(&x->m, &p[4], &both);
+        ds_matcher_packet(&x->m, &p[i], &h, false);
+    ds_matcher_packet(&x->m, &p[4], &both, false);
     ds_matcher_end(&x->m, T0 + 8);
     assert_int_equal(x->cap.n, 3);
     assert_int_equal(x->m.matched, 5);
@@ -687,7 +687,7 @@ static void test_unregistered(void **st)
     struct ds_alert_sink sink = {.ctx = c, .post = capture_post};
     assert_int_equal(ds_matcher_init(&m, NULL, &sink, UPDATE), 0);
     ds_matcher_begin(&m);
-    ds_matcher_packet(&m, &q[0], NULL);
+    ds_matcher_packet(&m, &q[0], NULL, false);
     ds_matcher_end(&m, T0);
     ds_matcher_flush(&m);
     assert_int_equal(m.matched, 0);
@@ -725,8 +725,9 @@ static void test_update_timing(void **st)
     batch(x, p, 2, NULL);
     p[0] = syn(k, "203.0.113.5", 23, T0 + 10 * SEC - 1);
     batch(x, p, 1, NULL);
-    assert_int_equal(c->n, 2); /* less than update_ns after the last report */
-    assert_int_equal(x->m.n_pend, 2);
+    assert_int_equal(c->n, 2);        /* less than update_ns after the last report */
+    assert_int_equal(x->m.n_wait, 2); /* both reported before: waiting, not fresh */
+    assert_int_equal(x->m.n_fresh, 0);
 
     /* exactly update_ns after the last report: every change goes out */
     p[0] = syn(k, "203.0.113.8", 2323, T0 + 10 * SEC);
@@ -751,7 +752,8 @@ static void test_update_timing(void **st)
     assert_int_equal(ev->packets, 1);
     assert_int_equal(ev->first_ns, T0 + 6 * SEC);
     assert_int_equal(ev->last_ns, T0 + 6 * SEC);
-    assert_int_equal(x->m.n_pend, 0);
+    assert_int_equal(x->m.n_wait, 0);
+    assert_int_equal(x->m.n_fresh, 0);
 
     /* the next window: T0 + 20 s */
     p[0] = syn(k, "203.0.113.5", 23, T0 + 15 * SEC);
@@ -788,7 +790,7 @@ static void test_flush(void **st)
     /* packets with no end of batch: the flush reports them */
     ds_matcher_begin(&x->m);
     for (int i = 0; i < 3; i++)
-        ds_matcher_packet(&x->m, &p[i], NULL);
+        ds_matcher_packet(&x->m, &p[i], NULL, false);
     assert_int_equal(x->cap.n, 0);
     ds_matcher_flush(&x->m);
     assert_int_equal(x->cap.n, 3);
@@ -833,10 +835,10 @@ static void test_flush(void **st)
     atomic_init(&cur, reg);
     struct ds_matcher m;
     assert_int_equal(ds_matcher_init(&m, &cur, NULL, UPDATE), 0);
-    ds_matcher_packet(&m, &p[1], NULL);
+    ds_matcher_packet(&m, &p[1], NULL, false);
     ds_matcher_end(&m, T0);
     assert_int_equal(m.matched, 1);
-    assert_int_equal(m.n_pend, 0);
+    assert_int_equal(m.n_fresh + m.n_wait, 0);
     ds_matcher_flush(&m);
     ds_matcher_free(&m);
     ds_registry_free(reg);
@@ -890,7 +892,7 @@ static void test_ports_and_counts(void **st)
     bits |= target_bit("203.0.113.99");
     ds_matcher_begin(&x->m);
     for (int i = 0; i < N + 2; i++)
-        ds_matcher_packet(&x->m, &p[i], NULL);
+        ds_matcher_packet(&x->m, &p[i], NULL, false);
     ds_matcher_end(&x->m, T0 + 11 * SEC);
     assert_int_equal(x->cap.n, 1);
     const struct ds_alert_event *ev = &x->cap.ev[0];
@@ -970,7 +972,8 @@ static void test_grow(void **st)
     }
     batch(x, q, N, NULL);
     assert_int_equal(x->cap.n, N);
-    assert_int_equal(x->m.n_pend, N);
+    assert_int_equal(x->m.n_wait, N);
+    assert_int_equal(x->m.n_fresh, 0);
     q[0] = syn("2001:db8:100::1", "2001:db8:ffff::3", 23, T0 + 20 * SEC);
     batch(x, q, 1, NULL);
     assert_int_equal(x->cap.n, 2 * N);
@@ -1032,7 +1035,8 @@ static void test_registry_swap(void **st)
     assert_int_equal(c->ev[2].packets, 1);
     assert_int_equal(c->ev[2].first_ns, T0 + SEC);
     assert_int_equal(x->m.count, 0);
-    assert_int_equal(x->m.n_pend, 0);
+    assert_int_equal(x->m.n_wait, 0);
+    assert_int_equal(x->m.n_fresh, 0);
     assert_ptr_equal(x->m.cur, reg2);
     ds_registry_free(x->reg); /* no thread holds the old one now */
     x->reg = reg2;
@@ -1141,12 +1145,13 @@ static void test_through_shard(void **st)
         h[i] = ds_hosttab_hash(&p[i].src);
     ds_shard_ingest_batch(&sh, p, h, 3);
     assert_int_equal(c->n, 4);
-    check_key(&c->ev[2], 1, "198.51.100.7", DS_CASE_INTERNAL);
-    assert_int_equal(c->ev[2].packets, 1);
-    assert_string_equal(c->ev[2].scan_type, "horizontal");
-    check_key(&c->ev[3], 2, "192.0.2.80", DS_CASE_BACKSCATTER);
-    assert_true(c->ev[3].first);
-    check_port(&c->ev[3], 0, 6, 443, 1);
+    /* first reports go before the changes of keys reported already */
+    check_key(&c->ev[2], 2, "192.0.2.80", DS_CASE_BACKSCATTER);
+    assert_true(c->ev[2].first);
+    check_port(&c->ev[2], 0, 6, 443, 1);
+    check_key(&c->ev[3], 1, "198.51.100.7", DS_CASE_INTERNAL);
+    assert_int_equal(c->ev[3].packets, 1);
+    assert_string_equal(c->ev[3].scan_type, "horizontal");
     assert_int_equal(sh.matcher.matched, NDST + 2);
     /* a change left at the end of input goes out with the finish */
     p[0] = tcp("192.0.2.80", 443, "203.0.113.9", 5556, DS_TCP_RST, T0 + 61 * SEC);
@@ -1161,6 +1166,73 @@ static void test_through_shard(void **st)
     assert_int_equal(c->ev[4].classes, C(BACKSCATTER) | C(NONROUTABLE_SRC));
     ds_shard_free(&sh);
     ds_registry_free(reg);
+    free(c);
+}
+
+/* The shard remembers in a profile (DS_HF_NO_ORG) that its source is in no livenet, and skips
+ * the lookup for its later packets, until the registry snapshot changes: an organisation
+ * registered meanwhile sees the same source's next packet. ds_matcher_packet's answer. */
+static void test_no_org_memo(void **st)
+{
+    (void)st;
+    struct ds_registry *reg = make_registry(ORGS, 2, NULL, 0, NULL, 0);
+    _Atomic(const struct ds_registry *) cur;
+    atomic_init(&cur, reg);
+    struct capture *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    struct ds_alert_sink sink = {.ctx = c, .post = capture_post};
+    const struct ds_shard_config cfg = {.hscan_dsts = 25,
+                                        .vscan_ports = 15,
+                                        .registry = &cur,
+                                        .alerts = &sink,
+                                        .alert_update_ns = UPDATE};
+    struct ds_shard sh;
+    struct ds_err err = {0};
+    assert_int_equal(ds_shard_init(&sh, 0, &cfg, NULL, &err), 0);
+
+    /* the answers themselves */
+    struct ds_pkt q = syn("93.184.216.34", "203.0.113.5", 23, T0);
+    assert_true(ds_matcher_packet(&sh.matcher, &q, NULL, false));
+    struct ds_pkt r = syn("198.51.100.7", "203.0.113.5", 23, T0);
+    assert_false(ds_matcher_packet(&sh.matcher, &r, NULL, false));
+    assert_int_equal(sh.matcher.matched, 1);
+    assert_true(ds_matcher_packet(&sh.matcher, &r, NULL, true)); /* told: not looked up */
+    assert_int_equal(sh.matcher.matched, 1);
+    ds_matcher_flush(&sh.matcher);
+    c->n = 0;
+
+    struct ds_pkt p[2];
+    uint64_t h[2];
+    p[0] = syn("93.184.216.34", "203.0.113.5", 23, T0 + SEC);
+    p[1] = syn("198.51.100.7", "203.0.113.5", 23, T0 + SEC);
+    for (int i = 0; i < 2; i++)
+        h[i] = ds_hosttab_hash(&p[i].src);
+    ds_shard_ingest_batch(&sh, p, h, 2);
+    uint32_t id_out = ds_hosttab_find(&sh.hosts, &p[0].src, h[0]);
+    uint32_t id_in = ds_hosttab_find(&sh.hosts, &p[1].src, h[1]);
+    assert_true(id_out && id_in);
+    const struct ds_host *out = ds_hosttab_entry(&sh.hosts, id_out);
+    const struct ds_host *in = ds_hosttab_entry(&sh.hosts, id_in);
+    assert_true(out->flags & DS_HF_NO_ORG);
+    assert_false(in->flags & DS_HF_NO_ORG);
+    assert_int_equal(c->n, 1);
+
+    /* a new snapshot with an organisation holding 93.184.216.0/24: the memo is forgotten */
+    static const struct org_def late[] = {
+        {.name = "Late", .live = {"93.184.216.0/24"}, .dark = {"198.18.1.0/24"}}};
+    struct ds_registry *reg2 = make_registry(ORGS, 2, NULL, 0, late, 1);
+    atomic_store(&cur, reg2);
+    p[0].ts_ns = p[1].ts_ns = T0 + 2 * SEC;
+    ds_shard_ingest_batch(&sh, p, h, 2);
+    assert_false(out->flags & DS_HF_NO_ORG);
+    assert_int_equal(c->n, 3); /* new keys under the new snapshot, first reports at once */
+    check_key(&c->ev[1], 3, "93.184.216.34", DS_CASE_EXTERNAL);
+    assert_true(c->ev[1].first);
+    check_key(&c->ev[2], 1, "198.51.100.7", DS_CASE_INTERNAL);
+    assert_true(c->ev[2].first);
+    ds_shard_free(&sh);
+    ds_registry_free(reg);
+    ds_registry_free(reg2);
     free(c);
 }
 
@@ -1179,6 +1251,7 @@ int main(void)
         cmocka_unit_test(test_grow),
         cmocka_unit_test(test_registry_swap),
         cmocka_unit_test(test_through_shard),
+        cmocka_unit_test(test_no_org_memo),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, NULL);
     if (rmdir(dir) != 0) { /* a test left a file behind (or failed before cleaning up) */
