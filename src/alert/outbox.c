@@ -205,6 +205,7 @@ static int one(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    pthread_setname_np(pthread_self(), "ds-outbox");
     struct ds_outbox *o = w->o;
     uint64_t seen = 0;
     for (;;) {

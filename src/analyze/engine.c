@@ -73,6 +73,7 @@ static uint64_t realtime_ns(void)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    pthread_setname_np(pthread_self(), "ds-shard");
     struct ring *r = &w->ring;
     size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     unsigned spins = 0;

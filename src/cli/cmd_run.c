@@ -511,6 +511,7 @@ static void feed_digests(struct daemon *d)
 static void *ticker_main(void *arg)
 {
     struct daemon *d = arg;
+    pthread_setname_np(pthread_self(), "ds-ticker");
     int64_t last_poll = mono_ms(), last_digest = 0;
     while (!atomic_load(&d->ticker_stop)) {
         if (d->live && mono_ms() - last_digest >= 60000) {
