@@ -80,6 +80,13 @@ bool ds_matcher_begin(struct ds_matcher *m);
 bool ds_matcher_packet(struct ds_matcher *m, const struct ds_pkt *p, const struct ds_host *src,
                        bool src_free);
 
+/* Prepares the livenet lookup of a, for a packet the batch matches later (a new source). */
+static inline void ds_matcher_prefetch(const struct ds_matcher *m, const struct ds_addr *a)
+{
+    if (m->cur && m->cur->n_orgs)
+        ds_lpm_prefetch(m->cur->livenet, a);
+}
+
 /* End of a batch: first reports go out at once, changes every update_ns of packet time. */
 void ds_matcher_end(struct ds_matcher *m, uint64_t now_ns);
 

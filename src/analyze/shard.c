@@ -853,6 +853,8 @@ void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t 
         if (host[i]) {
             __builtin_prefetch(host[i], 1, 3);
             __builtin_prefetch((const char *)host[i] + 64, 1, 3);
+            if (created[i] && s->alerting) /* a new source: its registry lookup comes */
+                ds_matcher_prefetch(&s->matcher, &p[i].src);
         }
     }
     for (int i = 0; i < n; i++) {

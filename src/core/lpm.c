@@ -456,6 +456,15 @@ static uint32_t v6_find(const struct ds_lpm *t, const struct ds_addr *a)
 
 /* ---- lookups ---- */
 
+void ds_lpm_prefetch(const struct ds_lpm *t, const struct ds_addr *a)
+{
+    if (!t || !t->v4 || !ds_addr_is_v4(a))
+        return;
+    uint32_t k = ds_addr_v4(a);
+    __builtin_prefetch(&t->bm20[k >> 17], 0, 3);
+    __builtin_prefetch(&t->idx4[k >> 16], 0, 3);
+}
+
 static uint32_t find(const struct ds_lpm *t, const struct ds_addr *a)
 {
     return ds_addr_is_v4(a) ? v4_find(t, ds_addr_v4(a)) : v6_find(t, a);

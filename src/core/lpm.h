@@ -62,6 +62,10 @@ bool ds_lpm_lookup(const struct ds_lpm *t, const struct ds_addr *a, uint32_t *va
 /* The same for an IPv4 address in host order (the packet path's fast case). */
 bool ds_lpm_lookup_v4(const struct ds_lpm *t, uint32_t v4, uint32_t *value);
 
+/* Starts loading the cache lines a lookup of a reads first (the /20 bitmap word and the /16
+ * index slot of IPv4; nothing for IPv6), so a lookup a little later does not wait for them. */
+void ds_lpm_prefetch(const struct ds_lpm *t, const struct ds_addr *a);
+
 /* Every prefix containing an address, longest first (duplicates latest first). The iterator
  * is a small value on the caller's stack; the table must outlive it. */
 struct ds_lpm_iter {
