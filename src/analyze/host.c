@@ -86,7 +86,7 @@ uint32_t ds_host_dsts(const struct ds_host *h)
     unsigned zeros = 0;
     for (unsigned i = 0; i < DS_HOST_DST_REGS; i++) {
         unsigned r = reg_get(h, i);
-        sum += ldexp(1.0, -(int)r);
+        sum += 1.0 / (double)(1u << r); /* 2^-r exactly (4-bit registers) */
         zeros += r == 0;
     }
     double alpha = 0.7213 / (1.0 + 1.079 / m);
@@ -115,34 +115,60 @@ const char *ds_host_scan_type(const struct ds_host *h)
     return hs && vs ? "both" : hs ? "horizontal" : vs ? "vertical" : "none";
 }
 
-static int port_text(char *buf, size_t cap, uint16_t port, bool udp)
+/* The behaviour key is written for every stored profile: appended by hand, not with
+ * snprintf; like snprintf, n counts what would have been written and buf stays terminated. */
+struct kbuf {
+    char *buf;
+    size_t cap, n;
+};
+
+static void kput(struct kbuf *k, const char *s)
 {
-    return snprintf(buf, cap, "%s%u", udp ? "u" : "", port);
+    for (; *s; s++, k->n++)
+        if (k->n + 1 < k->cap)
+            k->buf[k->n] = *s;
+    if (k->cap)
+        k->buf[k->n < k->cap ? k->n : k->cap - 1] = 0;
+}
+
+static void kput_uint(struct kbuf *k, unsigned v)
+{
+    char t[12], *p = t + sizeof t;
+    *--p = 0;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    kput(k, p);
+}
+
+static void port_text(struct kbuf *k, uint16_t port, bool udp)
+{
+    if (udp)
+        kput(k, "u");
+    kput_uint(k, port);
 }
 
 int ds_host_behaviour_key(const struct ds_host *h, char *buf, size_t cap)
 {
     static const char *const proto_names[DS_PROTO_COUNT] = {"tcp", "udp", "icmp", "icmp6", "other"};
-    size_t n = 0;
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        int w_ = snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__);                            \
-        if (w_ > 0)                                                                                \
-            n += (size_t)w_;                                                                       \
-    } while (0)
+    struct kbuf k = {.buf = buf, .cap = cap};
+    if (cap)
+        buf[0] = 0;
     bool any = false;
     for (int i = 0; i < DS_PROTO_COUNT; i++)
         if (h->protos & (1u << i)) {
-            PUT("%s%s", any ? "+" : "", proto_names[i]);
+            if (any)
+                kput(&k, "+");
+            kput(&k, proto_names[i]);
             any = true;
         }
     if (!any)
-        PUT("-");
-    PUT("|");
+        kput(&k, "-");
+    kput(&k, "|");
     /* the port set: exact when the host used at most the two inline ports */
     unsigned inl = !!(h->flags & DS_HF_PORT0) + !!(h->flags & DS_HF_PORT1);
     if (inl == 0) {
-        PUT("-");
+        kput(&k, "-");
     } else if (h->nports <= 2 && inl == h->nports) {
         uint32_t a = (uint32_t) !!(h->flags & DS_HF_PORT0_UDP) << 16 | h->ports[0];
         uint32_t b = (uint32_t) !!(h->flags & DS_HF_PORT1_UDP) << 16 | h->ports[1];
@@ -151,30 +177,39 @@ int ds_host_behaviour_key(const struct ds_host *h, char *buf, size_t cap)
             a = b;
             b = t;
         }
-        char p[16];
-        port_text(p, sizeof p, (uint16_t)a, a >> 16);
-        PUT("%s", p);
+        port_text(&k, (uint16_t)a, a >> 16);
         if (inl == 2) {
-            port_text(p, sizeof p, (uint16_t)b, b >> 16);
-            PUT(",%s", p);
+            kput(&k, ",");
+            port_text(&k, (uint16_t)b, b >> 16);
         }
     } else {
-        PUT("%s", h->nports <= 10 ? "ports<=10" : h->nports <= 100 ? "ports<=100" : "ports>100");
+        kput(&k, h->nports <= 10 ? "ports<=10" : h->nports <= 100 ? "ports<=100" : "ports>100");
     }
-    PUT("|");
+    kput(&k, "|");
     any = false;
     for (int i = 0; i < DS_FP_COUNT; i++)
         if (h->fps[i]) {
-            PUT("%s%s", any ? "+" : "", ds_fingerprints[i]->name);
+            if (any)
+                kput(&k, "+");
+            kput(&k, ds_fingerprints[i]->name);
             any = true;
         }
     if (!any)
-        PUT("-");
+        kput(&k, "-");
     /* initial TTL bucket: the smallest common initial TTL at or above the one seen */
     unsigned t = h->ttl0;
-    PUT("|ttl%u", t == 0 ? 0 : t <= 32 ? 32 : t <= 64 ? 64 : t <= 128 ? 128 : 255);
-    PUT("|L%04x", h->layout);
-    PUT("|%s", h->pclass ? ds_payload_class_names[h->pclass] : "-");
-#undef PUT
-    return (int)n;
+    kput(&k, "|ttl");
+    kput_uint(&k, t == 0 ? 0 : t <= 32 ? 32 : t <= 64 ? 64 : t <= 128 ? 128 : 255);
+    static const char hex[] = "0123456789abcdef";
+    char l[7] = {'|',
+                 'L',
+                 hex[h->layout >> 12 & 15],
+                 hex[h->layout >> 8 & 15],
+                 hex[h->layout >> 4 & 15],
+                 hex[h->layout & 15],
+                 0};
+    kput(&k, l);
+    kput(&k, "|");
+    kput(&k, h->pclass ? ds_payload_class_names[h->pclass] : "-");
+    return (int)k.n;
 }

@@ -73,7 +73,17 @@ int ds_prefix_parse(struct ds_prefix *out, const char *text, struct ds_err *err)
 char *ds_addr_format(const struct ds_addr *a, char *buf)
 {
     if (ds_addr_is_v4(a)) {
-        snprintf(buf, DS_ADDR_STRLEN, "%u.%u.%u.%u", a->b[12], a->b[13], a->b[14], a->b[15]);
+        /* "%u.%u.%u.%u" by hand: the store formats every profile's address */
+        char *o = buf;
+        for (int i = 12; i < 16; i++) {
+            unsigned v = a->b[i];
+            if (v >= 100)
+                *o++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *o++ = (char)('0' + v / 10 % 10);
+            *o++ = (char)('0' + v % 10);
+            *o++ = i < 15 ? '.' : '\0';
+        }
     } else {
         inet_ntop(AF_INET6, a->b, buf, DS_ADDR_STRLEN);
     }

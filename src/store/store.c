@@ -292,13 +292,22 @@ static const char *const MERGE_SQL =
 static const char *const STAGES[] = {"stat_stage", "coverage_stage", "sketch_stage",
                                      "host_top_stage"};
 
-enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_TOP, ST_DOS, ST_CAMP, ST_OB, ST_COUNT };
+enum { ST_STAT, ST_COVER, ST_SKETCH, ST_HOST, ST_HOSTN, ST_TOP, ST_DOS, ST_CAMP, ST_OB, ST_COUNT };
+/* A host row is the id (NULL: the next rowid) and HOST_COLS values; ST_HOSTN inserts HOST_ROWS of
+ * them. */
+#define HOST_COLS 34
+#define HOST_ROWS 256 /* 8,704 parameters (SQLite allows 32,766 since 3.32) */
+#define HOST_VALUES "(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+#define HOST_VALUES4 HOST_VALUES "," HOST_VALUES "," HOST_VALUES "," HOST_VALUES
+#define HOST_VALUES16 HOST_VALUES4 "," HOST_VALUES4 "," HOST_VALUES4 "," HOST_VALUES4
+#define HOST_VALUES64 HOST_VALUES16 "," HOST_VALUES16 "," HOST_VALUES16 "," HOST_VALUES16
 static const char *const STMT_SQL[ST_COUNT] = {
     [ST_STAT] = "INSERT OR REPLACE INTO stat_stage VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [ST_COVER] = "INSERT OR REPLACE INTO coverage_stage VALUES(?,?,?,?)",
     [ST_SKETCH] = "INSERT OR REPLACE INTO sketch_stage VALUES(?,?,?,?,?,?)",
-    [ST_HOST] = ("INSERT INTO host VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                 "?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+    [ST_HOST] = "INSERT INTO host VALUES" HOST_VALUES,
+    [ST_HOSTN] = "INSERT INTO host VALUES" HOST_VALUES64 "," HOST_VALUES64 "," HOST_VALUES64
+                 "," HOST_VALUES64,
     [ST_TOP] = "INSERT OR REPLACE INTO host_top_stage VALUES(?,?,?,?)",
     [ST_DOS] = "INSERT INTO dos_attack VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CAMP] = "INSERT INTO amp_campaign VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -312,7 +321,8 @@ struct ds_store {
     int64_t ingest;      /* current ingest id, 0 when none */
     int64_t darknet_key; /* the ingest's darknet, for coverage rows (a hash of its text) */
     bool in_tx;
-    bool live; /* the current ingest merges at every checkpoint (live capture) */
+    bool hostn_failed; /* ST_HOSTN cannot be prepared (an SQLite with fewer parameters) */
+    bool live;         /* the current ingest merges at every checkpoint (live capture) */
     const struct ds_scanners *scanners;
     struct ds_sink sink;
     struct ds_store_stats stats;
@@ -613,7 +623,8 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
         goto out;
     if (!readonly)
         for (int i = 0; i < ST_COUNT; i++)
-            if (sqlite3_prepare_v3(s->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+            if (i != ST_HOSTN && /* prepared at the first use (it is large) */
+                sqlite3_prepare_v3(s->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                    NULL) != SQLITE_OK) {
                 rc = db_err(s, err, "preparing statements");
                 goto out;
@@ -1152,80 +1163,118 @@ static int cmp_keyed(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* The text columns of one host row, kept until its statement has run (bound SQLITE_STATIC). */
+struct host_text {
+    char addr[DS_ADDR_STRLEN], ports[32], beh[128], cc[3];
+};
+
+/* Binds one host row's HOST_COLS values from parameter c on. */
+static void bind_host(struct ds_store *s, sqlite3_stmt *st, int c, const struct keyed *k,
+                      struct host_text *t)
+{
+    const struct ds_host *x = k->h;
+    ds_addr_format(&x->addr, t->addr);
+    char *o = t->ports; /* "tcp/23,udp/53": at most 19 bytes, written by hand */
+    for (int j = 0; j < 2; j++) {
+        uint16_t have = j ? DS_HF_PORT1 : DS_HF_PORT0, u = j ? DS_HF_PORT1_UDP : DS_HF_PORT0_UDP;
+        if (!(x->flags & have))
+            continue;
+        if (o != t->ports)
+            *o++ = ',';
+        memcpy(o, x->flags & u ? "udp/" : "tcp/", 4);
+        o += 4;
+        char d[5];
+        int nd = 0;
+        unsigned p = x->ports[j];
+        do
+            d[nd++] = (char)('0' + p % 10);
+        while (p /= 10);
+        while (nd)
+            *o++ = d[--nd];
+    }
+    *o = 0;
+    ds_host_behaviour_key(x, t->beh, sizeof t->beh);
+    ds_country_code(x->country, t->cc);
+    uint32_t label;
+    const char *research = NULL;
+    if ((x->flags & DS_HF_RESEARCH) && s->scanners &&
+        ds_scanners_lookup(s->scanners, &x->addr, &label))
+        research = ds_scanners_label(s->scanners, label);
+    uint32_t classes = 0;
+    for (int j = 0; j < DS_SEEN_FP0; j++)
+        classes |= (x->seen_d >> j & 1u) << j; /* the day's classes (with the rare ones) */
+    sqlite3_bind_int64(st, c++, s->ingest);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)(x->first_ns / 86400000000000ull));
+    sqlite3_bind_text(st, c++, t->addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, c++, k->key);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)x->first_ns);
+    sqlite3_bind_int64(st, c++, (sqlite3_int64)x->last_ns);
+    sqlite3_bind_int64(st, c++, x->packets);
+    sqlite3_bind_int64(st, c++, x->bytes);
+    sqlite3_bind_int(st, c++, x->protos);
+    for (int j = 0; j < DS_HOST_CLASSES; j++)
+        sqlite3_bind_int(st, c++, x->cls[j]);
+    sqlite3_bind_int(st, c++, (int)classes);
+    for (int j = 0; j < DS_FP_COUNT; j++)
+        sqlite3_bind_int(st, c++, x->fps[j]);
+    sqlite3_bind_int(st, c++, x->nports);
+    sqlite3_bind_text(st, c++, t->ports, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, c++, ds_host_dsts(x));
+    sqlite3_bind_int(st, c++, !(x->flags & DS_HF_DST_SKETCH));
+    sqlite3_bind_text(st, c++, ds_host_scan_type(x), -1, SQLITE_STATIC);
+    if (research)
+        sqlite3_bind_text(st, c++, research, -1, SQLITE_TRANSIENT);
+    else if (x->flags & DS_HF_RESEARCH)
+        sqlite3_bind_text(st, c++, "research", -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, c++);
+    sqlite3_bind_text(st, c++, t->cc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, c++, x->asn);
+    sqlite3_bind_int(st, c++, x->ttl0);
+    sqlite3_bind_int(st, c++, x->ttl_changes);
+    sqlite3_bind_int(st, c++, x->win0);
+    sqlite3_bind_int(st, c++, x->win_changes);
+    sqlite3_bind_text(st, c++, t->beh, -1, SQLITE_STATIC);
+}
+
 static int rows_hosts(void *ctx, const struct ds_host *const *h, size_t n, struct ds_err *err)
 {
     struct ds_store *s = ctx;
-    sqlite3_stmt *st = s->st[ST_HOST];
     /* in index order: the address index then grows at a few places, not all over */
     struct keyed *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
+    struct host_text *t = malloc(HOST_ROWS * sizeof *t);
+    if (!v || !t) {
+        free(v);
+        free(t);
         return ds_err_set(err, -ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < n; i++)
         v[i] = (struct keyed){.key = addr_key(&h[i]->addr), .h = h[i]};
     qsort(v, n, sizeof *v, cmp_keyed);
+    if (n >= HOST_ROWS && !s->st[ST_HOSTN] && !s->hostn_failed &&
+        sqlite3_prepare_v3(s->db, STMT_SQL[ST_HOSTN], -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->st[ST_HOSTN], NULL) != SQLITE_OK)
+        s->hostn_failed = true; /* then one row at a time */
+    /* HOST_ROWS rows per statement (one VALUES list in the same order: the same rowids), so
+     * SQLite opens and positions the table's and the indexes' cursors once per HOST_ROWS rows;
+     * the rest one by one */
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct ds_host *x = v[i].h;
-        char addr[DS_ADDR_STRLEN], ports[32] = "", beh[128], cc[3];
-        ds_addr_format(&x->addr, addr);
-        int pl = 0;
-        for (int k = 0; k < 2; k++) {
-            uint16_t have = k ? DS_HF_PORT1 : DS_HF_PORT0,
-                     u = k ? DS_HF_PORT1_UDP : DS_HF_PORT0_UDP;
-            if (x->flags & have)
-                pl += snprintf(ports + pl, sizeof ports - (size_t)pl, "%s%s/%u", pl ? "," : "",
-                               x->flags & u ? "udp" : "tcp", x->ports[k]);
-        }
-        ds_host_behaviour_key(x, beh, sizeof beh);
-        ds_country_code(x->country, cc);
-        uint32_t label;
-        const char *research = NULL;
-        if ((x->flags & DS_HF_RESEARCH) && s->scanners &&
-            ds_scanners_lookup(s->scanners, &x->addr, &label))
-            research = ds_scanners_label(s->scanners, label);
-        uint32_t classes = 0;
-        for (int k = 0; k < DS_SEEN_FP0; k++)
-            classes |= (x->seen_d >> k & 1u) << k; /* the day's classes (with the rare ones) */
-        int c = 1;
+    for (size_t i = 0; i < n;) {
+        size_t m = n - i >= HOST_ROWS && s->st[ST_HOSTN] ? HOST_ROWS : 1;
+        sqlite3_stmt *st = s->st[m == HOST_ROWS ? ST_HOSTN : ST_HOST];
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, c++, s->ingest);
-        sqlite3_bind_int64(st, c++, (sqlite3_int64)(x->first_ns / 86400000000000ull));
-        sqlite3_bind_text(st, c++, addr, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, c++, v[i].key);
-        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->first_ns);
-        sqlite3_bind_int64(st, c++, (sqlite3_int64)x->last_ns);
-        sqlite3_bind_int64(st, c++, x->packets);
-        sqlite3_bind_int64(st, c++, x->bytes);
-        sqlite3_bind_int(st, c++, x->protos);
-        for (int k = 0; k < DS_HOST_CLASSES; k++)
-            sqlite3_bind_int(st, c++, x->cls[k]);
-        sqlite3_bind_int(st, c++, (int)classes);
-        for (int k = 0; k < DS_FP_COUNT; k++)
-            sqlite3_bind_int(st, c++, x->fps[k]);
-        sqlite3_bind_int(st, c++, x->nports);
-        sqlite3_bind_text(st, c++, ports, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, c++, ds_host_dsts(x));
-        sqlite3_bind_int(st, c++, !(x->flags & DS_HF_DST_SKETCH));
-        sqlite3_bind_text(st, c++, ds_host_scan_type(x), -1, SQLITE_STATIC);
-        if (research)
-            sqlite3_bind_text(st, c++, research, -1, SQLITE_TRANSIENT);
-        else if (x->flags & DS_HF_RESEARCH)
-            sqlite3_bind_text(st, c++, "research", -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, c++);
-        sqlite3_bind_text(st, c++, cc, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, c++, x->asn);
-        sqlite3_bind_int(st, c++, x->ttl0);
-        sqlite3_bind_int(st, c++, x->ttl_changes);
-        sqlite3_bind_int(st, c++, x->win0);
-        sqlite3_bind_int(st, c++, x->win_changes);
-        sqlite3_bind_text(st, c++, beh, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE) {
+        for (size_t j = 0; j < m; j++)
+            bind_host(s, st, 1 + (int)j * HOST_COLS, &v[i + j], &t[j]);
+        int r = sqlite3_step(st);
+        if (r != SQLITE_DONE) {
             rc = db_err(s, err, "writing host profiles");
             break;
         }
-        s->stats.host_rows++;
+        sqlite3_reset(st); /* done with the text buffers before they are reused */
+        s->stats.host_rows += m;
+        i += m;
     }
+    free(t);
     free(v);
     return rc;
 }

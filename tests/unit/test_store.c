@@ -1,6 +1,7 @@
 /* test_store.c - the SQLite store and its reports: migrations and refusals, ingests merged
  * into the shared tables (month and year roll-ups, sketch unions), replaced unfinished
- * ingests, file identities, and the reports' choice of intervals and exactness. */
+ * ingests, file identities, host profiles written many rows per statement, and the reports'
+ * choice of intervals and exactness. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "analyze/daysketch.h"
+#include "analyze/host.h"
 #include "analyze/window.h"
 #include "core/hash.h"
 #include "core/timefmt.h"
@@ -260,6 +262,109 @@ static void test_replace_unfinished(void **st)
     ds_store_close(s);
 }
 
+/* 600 profiles in one sink call: two statements of 256 rows, then 88 one by one. Every row is
+ * stored, in address-key order (the rowids), with the text columns as snprintf wrote them. */
+static void test_hosts_batched(void **st)
+{
+    (void)st;
+    struct ds_store *s = open_new("h.db");
+    struct ds_err err = {0};
+    struct ds_ingest_info ii = {.darknet = "198.51.100.0/24", .monitored = 256, .threads = 1};
+    int64_t id;
+    assert_int_equal(ds_store_ingest_begin(s, &ii, &id, &err), 0);
+    enum { N = 600 };
+    struct ds_host *hs = calloc(N, sizeof *hs);
+    const struct ds_host **hp = calloc(N, sizeof *hp);
+    assert_non_null(hs);
+    assert_non_null(hp);
+    for (int i = 0; i < N; i++) {
+        struct ds_host *h = &hs[i];
+        uint64_t r = ds_mix64((uint64_t)i + 1);
+        if (i % 50 == 7) {
+            uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [14] = (uint8_t)(i >> 8), [15] = (uint8_t)i};
+            ds_addr_set_v6(&h->addr, v6);
+        } else {
+            /* octets of one, two and three digits */
+            uint32_t v4 = (uint32_t)r;
+            if (i % 3 == 0)
+                v4 &= 0xff09ff63u;
+            ds_addr_set_v4(&h->addr, v4);
+        }
+        h->first_ns = (uint64_t)DAY0 * 86400000000000ull + (uint64_t)i * 1000;
+        h->last_ns = h->first_ns + 5;
+        h->packets = (uint32_t)(i + 1);
+        h->bytes = 60u * (uint32_t)(i + 1);
+        h->protos = (uint8_t)(1u << (i % 3));
+        h->flags = (uint16_t)((i % 4 ? DS_HF_PORT0 : 0) | (i % 5 ? DS_HF_PORT1 : 0) |
+                              (i % 7 == 1 ? DS_HF_PORT1_UDP : 0));
+        h->ports[0] = (uint16_t)(r >> 32);
+        h->ports[1] = (uint16_t)(i * 37 % 70000);
+        h->nports = (uint16_t)(i % 6);
+        h->ttl0 = (uint8_t)(r >> 48);
+        h->layout = (uint16_t)(r >> 20);
+        hp[i] = h;
+    }
+    const struct ds_sink *sk = ds_store_sink(s);
+    assert_int_equal(sk->hosts(sk->ctx, hp, N, &err), 0);
+    assert_int_equal(ds_store_ingest_end(s, true, 0, 0, 0, 0, 0, "{}", &err), 0);
+    assert_int_equal(scalar(s, "SELECT count(*) FROM host"), N);
+    assert_int_equal(scalar(s, "SELECT count(*) FROM host a JOIN host b ON b.id = a.id + 1"
+                               " WHERE b.addrkey < a.addrkey"),
+                     0);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(ds_store_db(s),
+                                        "SELECT addr, ports, behaviour, packets, addrkey FROM host"
+                                        " WHERE packets = ?",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < N; i++) {
+        const struct ds_host *h = &hs[i];
+        char addr[64], ports[32] = "", beh[128];
+        if (ds_addr_is_v4(&h->addr))
+            snprintf(addr, sizeof addr, "%u.%u.%u.%u", h->addr.b[12], h->addr.b[13], h->addr.b[14],
+                     h->addr.b[15]);
+        else
+            ds_addr_format(&h->addr, addr);
+        int pl = 0;
+        for (int k = 0; k < 2; k++)
+            if (h->flags & (k ? DS_HF_PORT1 : DS_HF_PORT0))
+                pl += snprintf(ports + pl, sizeof ports - (size_t)pl, "%s%s/%u", pl ? "," : "",
+                               h->flags & (k ? DS_HF_PORT1_UDP : DS_HF_PORT0_UDP) ? "udp" : "tcp",
+                               h->ports[k]);
+        ds_host_behaviour_key(h, beh, sizeof beh);
+        char ttl[16], lay[16];
+        unsigned t = h->ttl0;
+        snprintf(ttl, sizeof ttl, "|ttl%u|",
+                 t == 0     ? 0
+                 : t <= 32  ? 32
+                 : t <= 64  ? 64
+                 : t <= 128 ? 128
+                            : 255);
+        snprintf(lay, sizeof lay, "|L%04x|", h->layout);
+        assert_non_null(strstr(beh, ttl));
+        assert_non_null(strstr(beh, lay));
+        sqlite3_reset(q);
+        sqlite3_bind_int(q, 1, i + 1);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(q, 0), addr);
+        assert_string_equal((const char *)sqlite3_column_text(q, 1), ports);
+        assert_string_equal((const char *)sqlite3_column_text(q, 2), beh);
+        assert_int_equal(sqlite3_column_int64(q, 4), ds_store_addr_key(&h->addr));
+    }
+    sqlite3_finalize(q);
+    /* a truncated key is terminated and its length is the full one, as snprintf's */
+    char small[6];
+    int full = ds_host_behaviour_key(&hs[1], small, sizeof small);
+    char big[128];
+    assert_int_equal(ds_host_behaviour_key(&hs[1], big, sizeof big), full);
+    assert_int_equal((int)strlen(big), full);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, big, sizeof small - 1);
+    free(hp);
+    free(hs);
+    ds_store_close(s);
+}
+
 static void test_file_identity(void **st)
 {
     (void)st;
@@ -295,9 +400,8 @@ static void test_file_identity(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_and_refuse),
-        cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_replace_unfinished),
+        cmocka_unit_test(test_open_and_refuse),    cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_replace_unfinished), cmocka_unit_test(test_hosts_batched),
         cmocka_unit_test(test_file_identity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
