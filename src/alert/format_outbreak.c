@@ -126,7 +126,11 @@ static int render(const struct ds_ob_alert *a, const char *templates_dir, char *
         {.name = "value", .value = value},
         {.name = "baseline", .value = base},
         {.name = "ratio", .value = ratio},
-        {.name = "measure", .value = ds_ob_measure(a)},
+        /* the measure in the text's language ("sources" / "packets" in the JSON) */
+        {.name = "measure",
+         .value = strcmp(lang, "ja")                    ? ds_ob_measure(a)
+                  : strcmp(ds_ob_measure(a), "packets") ? "送信元"
+                                                        : "パケット"},
         {.name = "first_seen", .value = fs},
         {.name = "last_seen", .value = ls},
     };

@@ -96,15 +96,42 @@ static int fail(struct ds_collect *c, int rc)
     return rc;
 }
 
-/* A complete (merged) interval to the sink; 5-minute ones also to outbreak detection. */
+/* The outbreak detector's state to the sink (when it keeps it and has seen intervals). */
+static int save_outbreaks(struct ds_collect *c)
+{
+    if (!c->have_ob || !c->sink->outbreak_state || !c->ob.intervals)
+        return 0;
+    uint8_t *blob;
+    size_t len;
+    int rc = ds_outbreaks_save(&c->ob, &blob, &len, &c->err);
+    if (rc == 0)
+        rc = c->sink->outbreak_state(c->sink->ctx, blob, len, c->ob.last_idx, &c->err);
+    free(blob);
+    return rc;
+}
+
+/* A complete (merged) interval to the sink; 5-minute ones also to outbreak detection, whose
+ * state is saved every 12 intervals (an hour of packet time). */
 static int to_sink(struct ds_collect *c, const struct ds_window *w)
 {
     int rc = 0;
     if (c->sink && c->sink->window && (rc = c->sink->window(c->sink->ctx, w, &c->err)) < 0)
         return rc;
-    if (c->have_ob && w->gran == DS_GRAN_5M)
-        rc = ds_outbreaks_interval(&c->ob, w, &c->err);
+    if (c->have_ob && w->gran == DS_GRAN_5M) {
+        uint32_t before = c->ob.intervals;
+        if ((rc = ds_outbreaks_interval(&c->ob, w, &c->err)) == 0 && c->ob.intervals != before &&
+            c->ob.intervals % 12 == 0)
+            rc = save_outbreaks(c);
+    }
     return rc;
+}
+
+int ds_collect_restore_outbreaks(struct ds_collect *c, const void *blob, size_t len,
+                                 struct ds_err *err)
+{
+    if (!c->have_ob)
+        return 0;
+    return ds_outbreaks_restore(&c->ob, blob, len, err);
 }
 
 int ds_collect_window(struct ds_collect *c, int shard, const struct ds_window *w)
@@ -324,6 +351,14 @@ int ds_collect_mark(struct ds_collect *c, int shard, uint32_t idx5, uint32_t idx
         c->dos_done = true;
         if ((c->have_dos && (rc = ds_dos_finish(&c->dos, &c->err)) < 0) ||
             (c->have_camp && (rc = ds_campaigns_finish(&c->camp, &c->err)) < 0)) {
+            fail(c, rc);
+            goto out;
+        }
+    }
+    /* every shard has finished: the detector's state as the input left it */
+    if (low[DS_GRAN_5M] == UINT32_MAX && !c->ob_saved) {
+        c->ob_saved = true;
+        if ((rc = save_outbreaks(c)) < 0) {
             fail(c, rc);
             goto out;
         }

@@ -40,6 +40,7 @@ struct ds_collect {
     struct ds_campaigns camp;
     struct ds_outbreaks ob; /* fed every merged 5-minute window */
     bool have_dos, have_camp, have_ob, dos_done;
+    bool ob_saved;     /* the detector's state went to the sink at the end of input */
     uint64_t *dos_now; /* [shard]: packet time each shard has reached */
     int failed;        /* the first sink error (sticky) */
     struct ds_err err;
@@ -51,6 +52,11 @@ int ds_collect_init(struct ds_collect *c, int nshards, const struct ds_sink *sin
 int ds_collect_enable_incidents(struct ds_collect *c, const struct ds_dos_config *dos,
                                 const struct ds_campaign_config *camp,
                                 const struct ds_outbreak_config *ob);
+/* Loads the outbreak detector's saved state (ds_store_outbreak_state) after
+ * ds_collect_enable_incidents: the detector goes on from it if the input follows on
+ * (outbreak.h). Nothing when detection is off. */
+int ds_collect_restore_outbreaks(struct ds_collect *c, const void *blob, size_t len,
+                                 struct ds_err *err);
 static inline bool ds_collect_has_incidents(const struct ds_collect *c)
 {
     return c && (c->have_dos || c->have_camp);

@@ -416,6 +416,16 @@ int ds_engine_run(const struct ds_engine_opts *o, struct ds_source *src, struct 
                 free(cp);
                 return ds_err_set(err, -ENOMEM, "out of memory");
             }
+            struct ds_err re = {0};
+            if (o->outbreak_state &&
+                ds_collect_restore_outbreaks(cp, o->outbreak_state, o->outbreak_state_len, &re) <
+                    0) /* not fatal: the detector learns again, as it would without */
+                ds_warn("outbreaks", "%s; the detector starts afresh", re.msg);
+            else if (o->outbreak_state)
+                ds_info("outbreaks",
+                        "loaded the detector's saved state (to interval %u): used if the input"
+                        " follows on within a day",
+                        cp->ob.last_idx);
         }
     }
     int rc =

@@ -26,6 +26,9 @@ struct ds_engine_opts {
     const struct ds_dos_config *dos;
     const struct ds_campaign_config *campaign; /* likewise, reflector-hunting campaigns */
     const struct ds_outbreak_config *outbreak; /* likewise, outbreak detection */
+    /* the detector's saved state to go on from (ds_store_outbreak_state), or NULL */
+    const void *outbreak_state;
+    size_t outbreak_state_len;
     /* every frame read is also written here (the raw archive), or NULL; reading thread only */
     struct ds_archive *archive;
     /* darknet packets are offered to the live stream here, or NULL; reading thread only */

@@ -43,6 +43,10 @@ struct ds_sink {
     int (*campaign)(void *ctx, const struct ds_campaign *c, struct ds_err *err);
     /* an outbreak candidate (a change point of a 5-minute series), or NULL: no detection */
     int (*outbreak)(void *ctx, const struct ds_outbreak *o, struct ds_err *err);
+    /* the outbreak detector's learned state (ds_outbreaks_save) after interval last_idx: every
+     * hour of packet time and when the input ends; NULL: not kept */
+    int (*outbreak_state)(void *ctx, const void *blob, size_t len, uint32_t last_idx,
+                          struct ds_err *err);
     /* every 5-minute interval before `upto` is complete in the sink: a commit point */
     int (*checkpoint)(void *ctx, uint32_t upto, struct ds_err *err);
 };

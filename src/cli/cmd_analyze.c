@@ -250,6 +250,7 @@ static int analyze_run(int argc, char **argv)
     struct ds_summary *sum = NULL;
     struct ds_stored_run st = {0};
     struct ds_archive *arch = NULL;
+    void *ob_state = NULL; /* the outbreak detector's saved state, from the store */
     FILE *out = stdout;
     int status = DS_EXIT_USAGE;
     ds_darknet_init(&dn);
@@ -370,9 +371,14 @@ static int analyze_run(int argc, char **argv)
         st.ingesting = true;
         eo.sink = ds_store_sink(st.store);
         ds_info("analyze", "storing into %s as ingest %" PRId64, s.db, ingest);
+        if (ds_store_outbreak_state(st.store, &ob_state, &eo.outbreak_state_len, &err) < 0)
+            goto bad;
+        eo.outbreak_state = ob_state;
     }
     struct ds_engine_result res;
     int rc = ds_engine_run(&eo, src, sum, &res, &err);
+    free(ob_state);
+    ob_state = NULL;
     alarm(0);
     g_src = NULL;
     if (rc < 0)
@@ -447,6 +453,7 @@ out:
     if (src)
         ds_source_close(src);
     ds_stored_free(&st);
+    free(ob_state);
     free(sum);
     ds_darknet_free(&dn);
     ds_strlist_free(&pos);

@@ -827,7 +827,13 @@ static int run_run(int argc, char **argv)
         g_src = d.src;
         if (g_stop) /* a signal before g_src was set */
             ds_source_break(d.src);
+        void *ob_state = NULL; /* go on from the outbreak detector's saved state */
+        struct ds_err oe = {0};
+        if (ds_store_outbreak_state(st.store, &ob_state, &eo.outbreak_state_len, &oe) < 0)
+            ds_warn("run", "%s; the outbreak detector starts afresh", oe.msg);
+        eo.outbreak_state = ob_state;
         rc = ds_engine_run(&eo, d.src, sum, &res, &err);
+        free(ob_state);
         g_src = NULL;
         if (rc < 0)
             ds_error("run", "%s (what was read before is stored)", err.msg);

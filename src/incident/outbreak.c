@@ -116,10 +116,117 @@ static int step(struct ds_outbreaks *o, struct ds_ob_state *s, enum ds_outbreak_
     return 0;
 }
 
+/* ---- saved state: little-endian "DSOB", version, lambda (8 bytes), intervals, last_idx,
+ * series count, then per series: index, mean, var (4 bytes each), alarmed, calm ---- */
+
+#define HEAD_LEN (4 + 4 + 8 + 4 + 4 + 4)
+#define REC_LEN (4 + 4 + 4 + 1 + 1)
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static bool learned(const struct ds_ob_state *s)
+{
+    return s->mean != 0 || s->var != 0 || s->alarmed || s->calm;
+}
+
+int ds_outbreaks_save(const struct ds_outbreaks *o, uint8_t **blob, size_t *len, struct ds_err *err)
+{
+    *blob = NULL;
+    *len = 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < N_SERIES; i++)
+        n += learned(&o->st[i]);
+    size_t total = HEAD_LEN + (size_t)n * REC_LEN;
+    uint8_t *b = malloc(total), *p = b;
+    if (!b)
+        return ds_err_set(err, -ENOMEM, "saving the outbreak detector: out of memory");
+    memcpy(p, "DSOB", 4);
+    put32(p + 4, DS_OB_STATE_VERSION);
+    uint64_t lb;
+    memcpy(&lb, &o->cfg.lambda, 8);
+    put32(p + 8, (uint32_t)lb);
+    put32(p + 12, (uint32_t)(lb >> 32));
+    put32(p + 16, o->intervals);
+    put32(p + 20, o->last_idx);
+    put32(p + 24, n);
+    p += HEAD_LEN;
+    for (uint32_t i = 0; i < N_SERIES; i++) {
+        const struct ds_ob_state *s = &o->st[i];
+        if (!learned(s))
+            continue;
+        uint32_t m, v;
+        memcpy(&m, &s->mean, 4);
+        memcpy(&v, &s->var, 4);
+        put32(p, i);
+        put32(p + 4, m);
+        put32(p + 8, v);
+        p[12] = s->alarmed;
+        p[13] = s->calm;
+        p += REC_LEN;
+    }
+    *blob = b;
+    *len = total;
+    return 0;
+}
+
+int ds_outbreaks_restore(struct ds_outbreaks *o, const uint8_t *b, size_t len, struct ds_err *err)
+{
+    if (len < HEAD_LEN || memcmp(b, "DSOB", 4) || get32(b + 4) != DS_OB_STATE_VERSION)
+        return ds_err_set(err, -EINVAL, "saved outbreak state: not version %d of the format",
+                          DS_OB_STATE_VERSION);
+    uint64_t lb = (uint64_t)get32(b + 8) | (uint64_t)get32(b + 12) << 32;
+    double lambda;
+    memcpy(&lambda, &lb, 8);
+    if (lambda != o->cfg.lambda)
+        return ds_err_set(err, -EINVAL,
+                          "saved outbreak state: learned with lambda %g, configured %g", lambda,
+                          o->cfg.lambda);
+    uint32_t n = get32(b + 24);
+    if (n > N_SERIES || len != HEAD_LEN + (size_t)n * REC_LEN)
+        return ds_err_set(err, -EINVAL, "saved outbreak state: %zu bytes for %u series", len, n);
+    memset(o->st, 0, N_SERIES * sizeof *o->st);
+    const uint8_t *p = b + HEAD_LEN;
+    for (uint32_t k = 0; k < n; k++, p += REC_LEN) {
+        uint32_t i = get32(p), m = get32(p + 4), v = get32(p + 8);
+        if (i >= N_SERIES || p[12] > 1) {
+            memset(o->st, 0, N_SERIES * sizeof *o->st);
+            return ds_err_set(err, -EINVAL, "saved outbreak state: series %u out of range", i);
+        }
+        struct ds_ob_state *s = &o->st[i];
+        memcpy(&s->mean, &m, 4);
+        memcpy(&s->var, &v, 4);
+        s->alarmed = p[12];
+        s->calm = p[13];
+    }
+    o->intervals = get32(b + 16);
+    o->last_idx = get32(b + 20);
+    o->restored = o->intervals > 0;
+    return 0;
+}
+
 int ds_outbreaks_interval(struct ds_outbreaks *o, const struct ds_window *w, struct ds_err *err)
 {
     if (o->failed)
         return o->failed;
+    if (o->restored && w->gran == DS_GRAN_5M) {
+        o->restored = false; /* the first interval after a restore: does it follow on? */
+        if (w->idx < o->last_idx || w->idx - o->last_idx > DS_OB_RESTORE_GAP) {
+            memset(o->st, 0, N_SERIES * sizeof *o->st);
+            o->intervals = 0;
+            o->last_idx = 0;
+        } else if (w->idx == o->last_idx && o->last_idx > 0) {
+            o->last_idx--; /* a restart within the interval: its second part counts too */
+        }
+    }
     if (w->gran != DS_GRAN_5M || (o->intervals && w->idx <= o->last_idx))
         return 0;
     int rc = 0;

@@ -63,6 +63,7 @@ struct ds_outbreaks {
     uint32_t last_idx;
     uint64_t candidates;
     int failed;
+    bool restored; /* the state came from ds_outbreaks_restore; the first interval decides */
 };
 
 int ds_outbreaks_init(struct ds_outbreaks *o, const struct ds_outbreak_config *cfg,
@@ -72,5 +73,23 @@ void ds_outbreaks_free(struct ds_outbreaks *o);
 int ds_outbreaks_interval(struct ds_outbreaks *o, const struct ds_window *w, struct ds_err *err);
 
 const char *ds_outbreak_dim_name(enum ds_outbreak_dim d);
+
+/*
+ * The detector's learned state, so that a restarted daemon goes on where it stopped instead
+ * of warming up again: ds_outbreaks_save writes it (header, then every series that has
+ * learned something: index, mean, variance, alarm state; about 14 bytes each) into *blob
+ * (malloc'd, the caller frees). ds_outbreaks_restore loads one into a fresh detector made with
+ * the same lambda. It is used only if the first interval that follows is the saved one (a
+ * restart within it: its second part is one more step) or comes after it, no more than
+ * DS_OB_RESTORE_GAP intervals later; otherwise (an older capture, a re-read of the same one,
+ * a long pause) the detector starts from nothing, as without it.
+ * -EINVAL for a blob of another version or lambda, or damaged.
+ */
+#define DS_OB_STATE_VERSION 1
+#define DS_OB_RESTORE_GAP 288 /* one day of 5-minute intervals */
+int ds_outbreaks_save(const struct ds_outbreaks *o, uint8_t **blob, size_t *len,
+                      struct ds_err *err);
+int ds_outbreaks_restore(struct ds_outbreaks *o, const uint8_t *blob, size_t len,
+                         struct ds_err *err);
 
 #endif

@@ -243,6 +243,11 @@ static const char *const MIGRATIONS[] = {
     "  FROM host_top GROUP BY 2, 3;"
     "INSERT INTO host_top_roll SELECT 4, year_start(day * 86400), addr, SUM(packets)"
     "  FROM host_top GROUP BY 2, 3;",
+    /* 8 -> 9: the outbreak detector's learned state (ds_outbreaks_save), one row, so that a
+     * restarted daemon does not warm up again */
+    "CREATE TABLE outbreak_state("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1), ingest INTEGER NOT NULL,"
+    "  last_idx INTEGER NOT NULL, state BLOB NOT NULL);",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -586,6 +591,8 @@ static int sink_checkpoint(void *ctx, uint32_t upto, struct ds_err *err);
 static int sink_dos(void *ctx, const struct ds_dos_attack *a, struct ds_err *err);
 static int sink_campaign(void *ctx, const struct ds_campaign *c, struct ds_err *err);
 static int sink_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *err);
+static int sink_outbreak_state(void *ctx, const void *blob, size_t len, uint32_t last_idx,
+                               struct ds_err *err);
 static int sink_top(void *ctx, uint32_t day, const struct ds_host_top *t, size_t n,
                     struct ds_err *err);
 
@@ -637,6 +644,7 @@ int ds_store_open(struct ds_store **out, const char *path, bool readonly, struct
                                .dos = sink_dos,
                                .campaign = sink_campaign,
                                .outbreak = sink_outbreak,
+                               .outbreak_state = sink_outbreak_state,
                                .checkpoint = sink_checkpoint};
     *out = s;
     return 0;
@@ -1475,5 +1483,53 @@ static int sink_outbreak(void *ctx, const struct ds_outbreak *o, struct ds_err *
     int rc = tx_begin(s, err);
     if (rc == 0 && (rc = rows_outbreak(ctx, o, err)) == 0)
         rc = tx_commit(s, err);
+    return rc;
+}
+
+/* One statement (atomic on its own, or part of a transaction left open by a failed call). */
+static int sink_outbreak_state(void *ctx, const void *blob, size_t len, uint32_t last_idx,
+                               struct ds_err *err)
+{
+    struct ds_store *s = ctx;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO outbreak_state(id, ingest, last_idx, state)"
+                           " VALUES(1, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "saving the outbreak detector's state");
+    sqlite3_bind_int64(st, 1, s->ingest);
+    sqlite3_bind_int64(st, 2, last_idx);
+    sqlite3_bind_blob(st, 3, blob, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE
+                 ? 0
+                 : db_err(s, err, "saving the outbreak detector's state");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ds_store_outbreak_state(struct ds_store *s, void **blob, size_t *len, struct ds_err *err)
+{
+    *blob = NULL;
+    *len = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT state FROM outbreak_state WHERE id = 1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_err(s, err, "reading the outbreak detector's state");
+    int rc = 0, r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        int n = sqlite3_column_bytes(st, 0);
+        const void *p = sqlite3_column_blob(st, 0);
+        if (n > 0 && p) {
+            if (!(*blob = malloc((size_t)n)))
+                rc = ds_err_set(err, -ENOMEM, "out of memory");
+            else {
+                memcpy(*blob, p, (size_t)n);
+                *len = (size_t)n;
+            }
+        }
+    } else if (r != SQLITE_DONE) {
+        rc = db_err(s, err, "reading the outbreak detector's state");
+    }
+    sqlite3_finalize(st);
     return rc;
 }

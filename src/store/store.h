@@ -13,7 +13,7 @@
 #include "core/hash.h"
 #include "enrich/scanners.h"
 
-#define DS_STORE_SCHEMA_VERSION 8
+#define DS_STORE_SCHEMA_VERSION 9
 
 /*
  * One open database. Threads: a store is used by one thread at a time (the engine's collector
@@ -79,6 +79,10 @@ int ds_store_ingest_begin(struct ds_store *s, const struct ds_ingest_info *info,
 
 /* The sink that writes into the current ingest. Valid until ds_store_ingest_end. */
 const struct ds_sink *ds_store_sink(struct ds_store *s);
+
+/* The outbreak detector's state saved by the last ingest that ran detection (the sink's
+ * outbreak_state), into *blob (malloc'd; NULL and *len 0 when there is none). */
+int ds_store_outbreak_state(struct ds_store *s, void **blob, size_t *len, struct ds_err *err);
 
 /* Finishes the ingest: the run's totals (summary_json: analyze's JSON) and status. */
 int ds_store_ingest_end(struct ds_store *s, bool ok, uint64_t first_ns, uint64_t last_ns,
