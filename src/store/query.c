@@ -409,6 +409,16 @@ static int year_report(struct ds_store *s, const struct ds_period *p, bool exclu
         snprintf(buf, sizeof buf, "%d", tm.tm_year + 1900);
         json_object_set_new(r, "year", json_string(buf));
         json_array_append_new(years, r);
+        if (ys->from == sp->from && ys->to == sp->to) {
+            /* the period is within one calendar year: its row is the total (computed once) */
+            static const char *const keys[] = {
+                "packets",       "monitored_addresses", "packets_per_address", "sources",
+                "sources_exact", "research_packets",    "research_share",      "bytes"};
+            for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+                json_object_set(r, keys[k], json_object_get(o, keys[k]));
+            free(ys);
+            continue;
+        }
         rc = tile(ys, err);
         if (rc == 0)
             rc = year_row(s, ys, exclude_research, r, err);

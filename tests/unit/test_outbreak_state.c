@@ -223,8 +223,7 @@ static void test_restore_bad(void **st)
     cfg.lambda = 0.05;
     assert_int_equal(ds_outbreaks_init(&a, &cfg, NULL, NULL), 0);
     assert_int_equal(ds_outbreaks_restore(&a, blob, len, &err), -EINVAL);
-    assert_string_equal(err.msg,
-                        "saved outbreak state: learned with lambda 0.02, configured 0.05");
+    assert_string_equal(err.msg, "saved outbreak state: learned with lambda 0.02, configured 0.05");
     ds_outbreaks_free(&a);
     free(c);
     free(blob);
