@@ -54,8 +54,10 @@ struct ds_alert_sample {
 
 /*
  * The alert as stored and as formatted. Plain data (no pointers but the strings, which point
- * into the alert's owner: the alert engine's record or a test's literals).
+ * into the alert's owner: the alert engine's record or a test's literals, and the optional
+ * template cache of the formatter's caller).
  */
+struct ds_template_cache;
 struct ds_alert {
     int64_t id; /* stable: the idempotency key of every delivery of it */
     int64_t org_id;
@@ -81,6 +83,9 @@ struct ds_alert {
     uint64_t dos_peak_ppm;   /* backscatter: peak packets per minute seen (0 if none) */
     char dos_basis_buf[224]; /* where dos_basis may point (do not copy a ds_alert by value) */
     uint64_t updated_ns;     /* wall clock of the last change (for digests) */
+    /* where the formatters get response templates (templates.h; the caller's, used on its
+     * thread only), or NULL: read the file for each call */
+    struct ds_template_cache *templates;
 };
 
 #endif

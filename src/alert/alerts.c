@@ -18,6 +18,7 @@
 
 #include "alert/format.h"
 #include "alert/outbox_queue.h"
+#include "alert/templates.h"
 #include "alert/outbreak_alerts.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -77,7 +78,8 @@ enum { ST_WRITE, ST_CONTRIB, ST_CREATE, ST_COUNT };
 struct ds_alerts {
     struct ds_alerts_config cfg;
     sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT]; /* cached(); finalized by ds_alerts_close */
+    sqlite3_stmt *st[ST_COUNT];          /* cached(); finalized by ds_alerts_close */
+    struct ds_template_cache *templates; /* the response texts, read once (engine thread) */
     char *path;
     _Atomic(const struct ds_registry *) *reg;
     _Atomic int64_t ingest; /* the ingest events come from (their share is recorded) */
@@ -485,6 +487,7 @@ static void to_alert(struct ds_alerts *a, const struct rec *r, const struct ds_o
                      struct ds_alert *out)
 {
     memset(out, 0, sizeof *out);
+    out->templates = a->templates;
     out->id = r->id;
     out->org_id = r->org_id;
     out->org_name = org ? org->name : "unknown";
@@ -1236,7 +1239,9 @@ int ds_alerts_open(struct ds_alerts **out, const char *db_path,
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     pthread_cond_init(&a->done_cv, NULL);
-    int rc = 0;
+    int rc = ds_template_cache_new(&a->templates, err);
+    if (rc < 0)
+        goto out;
     if (sqlite3_open_v2(db_path, &a->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         rc = ds_err_set(err, -EIO, "%s: cannot open for alerts: %s", db_path,
                         a->db ? sqlite3_errmsg(a->db) : "out of memory");
@@ -1340,6 +1345,7 @@ void ds_alerts_close(struct ds_alerts *a)
     ds_obalerts_close(a->ob);
     for (int k = 0; k < ST_COUNT; k++)
         sqlite3_finalize(a->st[k]);
+    ds_template_cache_free(a->templates);
     sqlite3_close(a->db);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "alert/templates.h"
 #include "analyze/host.h"
 #include "core/sbuf.h"
 #include "core/timefmt.h"
@@ -45,7 +46,6 @@ const char *const ds_severity_names[DS_SEV_COUNT] = {
 };
 
 #define FEED_NAME "darkscope"
-#define TEMPLATE_MAX (64 * 1024) /* a response text longer than this is a mistake */
 #define TIME_LEN 32
 
 /* IntelMQ classification per case (RSIT as IntelMQ uses it: "scanner" belongs to the
@@ -265,8 +265,8 @@ static void imq_cells(const struct ds_alert *a, struct imq_cells *c)
 
 /* ---- templates ---- */
 
-/* Reads TEMPLATES_DIR/LANG/CASE.txt into *out (malloc'd, the caller frees): a leading BOM
- * dropped, CRLF turned into LF, trailing blank space removed, then placeholders substituted. */
+/* TEMPLATES_DIR/LANG/CASE.txt (templates.c: read now, or through the alert's cache) with its
+ * placeholders substituted, into *out (malloc'd, the caller frees). */
 static int render_template(const struct ds_alert *a, const char *templates_dir, const char *lang,
                            char **out, struct ds_err *err)
 {
@@ -276,48 +276,12 @@ static int render_template(const struct ds_alert *a, const char *templates_dir, 
     int pn = snprintf(path, sizeof path, "%s/%s/%s.txt", dir, lang, ds_case_names[a->kase]);
     if (pn < 0 || (size_t)pn >= sizeof path)
         return ds_err_set(err, -ENAMETOOLONG, "alert template directory %s: path too long", dir);
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        int e = errno;
-        char eb[128];
-        return ds_err_set(err, -e, "alert template %s: %s", path, strerror_r(e, eb, sizeof eb));
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return ds_err_set(err, -EISDIR, "alert template %s: not a regular file", path);
-    }
-    char *raw = malloc(TEMPLATE_MAX + 1);
-    if (!raw) {
-        fclose(f);
-        return ds_err_set(err, -ENOMEM, "alert template %s: out of memory", path);
-    }
-    size_t n = fread(raw, 1, TEMPLATE_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    int rc = 0;
-    if (bad)
-        rc = ds_err_set(err, -EIO, "alert template %s: read error", path);
-    else if (n > TEMPLATE_MAX)
-        rc = ds_err_set(err, -EFBIG, "alert template %s: longer than %d bytes", path, TEMPLATE_MAX);
-    else if (memchr(raw, '\0', n) || !ds_utf8_valid(raw, n))
-        rc = ds_err_set(err, -EINVAL, "alert template %s: not UTF-8 text", path);
-    if (rc < 0) {
-        free(raw);
+    struct ds_template_text tt;
+    int rc = ds_template_get(a->templates, path, &tt, err);
+    if (rc < 0)
         return rc;
-    }
-
-    size_t i = 0;
-    if (n >= 3 && memcmp(raw, "\xef\xbb\xbf", 3) == 0)
-        i = 3;
-    size_t w = 0; /* CRLF -> LF in place */
-    for (; i < n; i++) {
-        if (raw[i] == '\r' && i + 1 < n && raw[i + 1] == '\n')
-            continue;
-        raw[w++] = raw[i];
-    }
-    while (w && (raw[w - 1] == '\n' || raw[w - 1] == ' ' || raw[w - 1] == '\t'))
-        w--;
+    const char *raw = tt.text;
+    size_t w = tt.len;
 
     char first[TIME_LEN], last[TIME_LEN], addr[DS_ADDR_STRLEN], packets[24];
     ds_time_format_ns(a->first_ns, first, sizeof first);
@@ -363,7 +327,7 @@ static int render_template(const struct ds_alert *a, const char *templates_dir, 
             ds_sbuf_add(&b, "{", 1);
         pos = o + skip;
     }
-    free(raw);
+    free(tt.owned);
     return ds_sbuf_finish(&b, out, "alert template", err);
 }
 

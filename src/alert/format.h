@@ -16,8 +16,9 @@
  * Ownership: every char ** output is malloc'd here and freed by the caller with free(); on
  * failure nothing is returned (outputs are set to NULL) and err says why. The alert and the
  * strings it points to are only read.
- * Thread use: no global or static mutable state; templates are read from disk on every call
- * (nothing is cached), so any function may run in any thread at the same time.
+ * Thread use: no global or static mutable state. Templates are read from disk on every call
+ * unless the alert names a template cache (a->templates, templates.h), which is its owner's
+ * and used on the owner's thread only; otherwise any function may run in any thread.
  */
 
 #define DS_DIGEST_JSON_VERSION 1
