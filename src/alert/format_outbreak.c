@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "alert/format.h"
+#include "alert/templates.h"
 #include "core/sbuf.h"
 #include "core/timefmt.h"
 #include "core/utf8.h"
 
-#define TEMPLATE_MAX (64 * 1024)
 #define TIME_LEN 40
 
 /* ---- values ---- */
@@ -68,7 +68,8 @@ static void what_rose(const struct ds_ob_alert *a, bool ja, char *buf, size_t ca
         snprintf(buf, cap, ja ? "通信種別 %s" : "the class %s", a->name);
 }
 
-/* Reads TEMPLATES_DIR/LANG/outbreak.txt (BOM dropped, CRLF -> LF, trailing space cut) and
+/* Reads TEMPLATES_DIR/LANG/outbreak.txt (templates.c: BOM dropped, CRLF -> LF, trailing space
+ * cut, strict UTF-8) and
  * substitutes {{organisation}} {{series}} {{what}} {{interval_start}} {{interval_end}}
  * {{value}} {{baseline}} {{ratio}} {{measure}} {{first_seen}} {{last_seen}}. */
 static int render(const struct ds_ob_alert *a, const char *templates_dir, char **out,
@@ -81,30 +82,12 @@ static int render(const struct ds_ob_alert *a, const char *templates_dir, char *
     int pn = snprintf(path, sizeof path, "%s/%s/outbreak.txt", dir, lang);
     if (pn < 0 || (size_t)pn >= sizeof path)
         return ds_err_set(err, -ENAMETOOLONG, "alert template directory %s: path too long", dir);
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        int e = errno;
-        return ds_err_set(err, -e, "alert template %s: %s", path, strerror(e));
-    }
-    char *raw = malloc(TEMPLATE_MAX + 1);
-    if (!raw) {
-        fclose(f);
-        return ds_err_set(err, -ENOMEM, "alert template %s: out of memory", path);
-    }
-    size_t n = fread(raw, 1, TEMPLATE_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad || n > TEMPLATE_MAX || memchr(raw, '\0', n)) {
-        free(raw);
-        return ds_err_set(err, bad ? -EIO : -EINVAL, "alert template %s: %s", path,
-                          bad ? "read error" : "too long or not text");
-    }
-    size_t i = n >= 3 && !memcmp(raw, "\xef\xbb\xbf", 3) ? 3 : 0, w = 0;
-    for (; i < n; i++)
-        if (!(raw[i] == '\r' && i + 1 < n && raw[i + 1] == '\n'))
-            raw[w++] = raw[i];
-    while (w && (raw[w - 1] == '\n' || raw[w - 1] == ' ' || raw[w - 1] == '\t'))
-        w--;
+    struct ds_template_text tt; /* read, checked and normalised as the address cases' */
+    int rc = ds_template_get(NULL, path, &tt, err);
+    if (rc < 0)
+        return rc;
+    const char *raw = tt.text;
+    size_t w = tt.len;
     char what[96], is[TIME_LEN], ie[TIME_LEN], fs[TIME_LEN], ls[TIME_LEN], value[24], base[32],
         ratio[32];
     what_rose(a, !strcmp(lang, "ja"), what, sizeof what);
@@ -161,7 +144,7 @@ static int render(const struct ds_ob_alert *a, const char *templates_dir, char *
             ds_sbuf_add(&b, raw + o, 1);
         pos = o + skip;
     }
-    free(raw);
+    free(tt.owned);
     return ds_sbuf_finish(&b, out, "outbreak alert template", err);
 }
 

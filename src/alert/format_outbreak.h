@@ -46,7 +46,7 @@ double ds_ob_ratio(const struct ds_ob_alert *a);
 
 /*
  * Ownership as in format.h: every char ** output is malloc'd and freed by the caller; on
- * failure nothing is returned and err says why (-ENOENT/-EIO for a template, -EINVAL for an
+ * failure nothing is returned and err says why (templates.h for a template, -EINVAL for an
  * alert out of range). Thread use: no shared state; templates are read on every call.
  */
 int ds_ob_alert_json(const struct ds_ob_alert *a, const char *templates_dir, char **out,

@@ -940,7 +940,7 @@ static void test_template_bad(void **st)
 
     /* a NUL byte: not text */
     a.lang = "ja";
-    snprintf(want, sizeof want, "alert template %s/ja/outbreak.txt: too long or not text", t.root);
+    snprintf(want, sizeof want, "alert template %s/ja/outbreak.txt: not UTF-8 text", t.root);
     out = (char *)"x";
     assert_int_equal(ds_ob_alert_json(&a, t.root, &out, NULL, &err), -EINVAL);
     assert_null(out);
@@ -953,14 +953,15 @@ static void test_template_bad(void **st)
     assert_non_null(big);
     memset(big, 'x', max + 1);
     tdir_make(&t, big, max, big, max + 1);
-    snprintf(want, sizeof want, "alert template %s/ja/outbreak.txt: too long or not text", t.root);
+    snprintf(want, sizeof want, "alert template %s/ja/outbreak.txt: longer than 65536 bytes",
+             t.root);
     a = base_alert();
     char *r = response_of(&a, t.root);
     assert_int_equal(strlen(r), max);
     free(r);
     a.lang = "ja";
     out = (char *)"x";
-    assert_int_equal(ds_ob_alert_json(&a, t.root, &out, NULL, &err), -EINVAL);
+    assert_int_equal(ds_ob_alert_json(&a, t.root, &out, NULL, &err), -EFBIG);
     assert_null(out);
     assert_string_equal(err.msg, want);
     tdir_remove(&t);
