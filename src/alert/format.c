@@ -280,17 +280,12 @@ static int render_template(const struct ds_alert *a, const char *templates_dir, 
     int rc = ds_template_get(a->templates, path, &tt, err);
     if (rc < 0)
         return rc;
-    const char *raw = tt.text;
-    size_t w = tt.len;
-
     char first[TIME_LEN], last[TIME_LEN], addr[DS_ADDR_STRLEN], packets[24];
     ds_time_format_ns(a->first_ns, first, sizeof first);
     ds_time_format_ns(a->last_ns, last, sizeof last);
     ds_addr_format(&a->address, addr);
     snprintf(packets, sizeof packets, "%" PRIu64, a->packets);
-    const struct {
-        const char *name, *value;
-    } subst[] = {
+    const struct ds_template_var subst[] = {
         {.name = "organisation", .value = a->org_name},
         {.name = "address", .value = addr},
         {.name = "case", .value = ds_case_names[a->kase]},
@@ -298,35 +293,8 @@ static int render_template(const struct ds_alert *a, const char *templates_dir, 
         {.name = "last_seen", .value = last},
         {.name = "packets", .value = packets},
     };
-    /* At each "{{": a known name and "}}" is replaced (the value is not scanned again);
-     * anything else keeps its first '{' and the scan goes on from the next byte. */
     struct ds_sbuf b = {0};
-    size_t pos = 0;
-    while (pos < w) {
-        const char *open = memmem(raw + pos, w - pos, "{{", 2);
-        if (!open) {
-            ds_sbuf_add(&b, raw + pos, w - pos);
-            break;
-        }
-        size_t o = (size_t)(open - raw);
-        ds_sbuf_add(&b, raw + pos, o - pos);
-        const char *val = NULL;
-        size_t skip = 1;
-        for (size_t k = 0; k < sizeof subst / sizeof subst[0]; k++) {
-            size_t nl = strlen(subst[k].name);
-            if (o + 2 + nl + 2 <= w && memcmp(raw + o + 2, subst[k].name, nl) == 0 &&
-                memcmp(raw + o + 2 + nl, "}}", 2) == 0) {
-                val = subst[k].value;
-                skip = 2 + nl + 2;
-                break;
-            }
-        }
-        if (val)
-            ds_sbuf_puts(&b, val);
-        else
-            ds_sbuf_add(&b, "{", 1);
-        pos = o + skip;
-    }
+    ds_template_fill(&tt, subst, sizeof subst / sizeof subst[0], &b);
     free(tt.owned);
     return ds_sbuf_finish(&b, out, "alert template", err);
 }

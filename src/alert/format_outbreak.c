@@ -86,8 +86,6 @@ static int render(const struct ds_ob_alert *a, const char *templates_dir, char *
     int rc = ds_template_get(NULL, path, &tt, err);
     if (rc < 0)
         return rc;
-    const char *raw = tt.text;
-    size_t w = tt.len;
     char what[96], is[TIME_LEN], ie[TIME_LEN], fs[TIME_LEN], ls[TIME_LEN], value[24], base[32],
         ratio[32];
     what_rose(a, !strcmp(lang, "ja"), what, sizeof what);
@@ -98,9 +96,7 @@ static int render(const struct ds_ob_alert *a, const char *templates_dir, char *
     snprintf(value, sizeof value, "%" PRIu64, a->value);
     snprintf(base, sizeof base, "%.1f", a->baseline);
     snprintf(ratio, sizeof ratio, "%.1f", ds_ob_ratio(a));
-    const struct {
-        const char *name, *value;
-    } subst[] = {
+    const struct ds_template_var subst[] = {
         {.name = "organisation", .value = a->org_name},
         {.name = "series", .value = a->key},
         {.name = "what", .value = what},
@@ -118,32 +114,7 @@ static int render(const struct ds_ob_alert *a, const char *templates_dir, char *
         {.name = "last_seen", .value = ls},
     };
     struct ds_sbuf b = {0};
-    size_t pos = 0;
-    while (pos < w) {
-        const char *open = memmem(raw + pos, w - pos, "{{", 2);
-        if (!open) {
-            ds_sbuf_add(&b, raw + pos, w - pos);
-            break;
-        }
-        size_t o = (size_t)(open - raw);
-        ds_sbuf_add(&b, raw + pos, o - pos);
-        size_t skip = 1;
-        const char *val = NULL;
-        for (size_t k = 0; k < sizeof subst / sizeof subst[0]; k++) {
-            size_t l = strlen(subst[k].name);
-            if (o + 2 + l + 2 <= w && !memcmp(raw + o + 2, subst[k].name, l) &&
-                !memcmp(raw + o + 2 + l, "}}", 2)) {
-                val = subst[k].value;
-                skip = 2 + l + 2;
-                break;
-            }
-        }
-        if (val)
-            ds_sbuf_puts(&b, val);
-        else
-            ds_sbuf_add(&b, raw + o, 1);
-        pos = o + skip;
-    }
+    ds_template_fill(&tt, subst, sizeof subst / sizeof subst[0], &b);
     free(tt.owned);
     return ds_sbuf_finish(&b, out, "outbreak alert template", err);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/sbuf.h"
 #include "core/utf8.h"
 
 #define SLOTS 32 /* more than the languages times the cases there are */
@@ -170,4 +171,36 @@ int ds_template_get(struct ds_template_cache *c, const char *path, struct ds_tem
     e->checked_ms = now;
     *t = (struct ds_template_text){.text = e->text, .len = e->len};
     return 0;
+}
+
+void ds_template_fill(const struct ds_template_text *t, const struct ds_template_var *vars,
+                      size_t n_vars, struct ds_sbuf *b)
+{
+    const char *raw = t->text;
+    size_t w = t->len, pos = 0;
+    while (pos < w) {
+        const char *open = memmem(raw + pos, w - pos, "{{", 2);
+        if (!open) {
+            ds_sbuf_add(b, raw + pos, w - pos);
+            break;
+        }
+        size_t o = (size_t)(open - raw);
+        ds_sbuf_add(b, raw + pos, o - pos);
+        const char *val = NULL;
+        size_t skip = 1;
+        for (size_t k = 0; k < n_vars; k++) {
+            size_t nl = strlen(vars[k].name);
+            if (o + 2 + nl + 2 <= w && memcmp(raw + o + 2, vars[k].name, nl) == 0 &&
+                memcmp(raw + o + 2 + nl, "}}", 2) == 0) {
+                val = vars[k].value;
+                skip = 2 + nl + 2;
+                break;
+            }
+        }
+        if (val)
+            ds_sbuf_puts(b, val);
+        else
+            ds_sbuf_add(b, "{", 1);
+        pos = o + skip;
+    }
 }

@@ -33,4 +33,17 @@ void ds_template_cache_free(struct ds_template_cache *c);
 int ds_template_get(struct ds_template_cache *c, const char *path, struct ds_template_text *t,
                     struct ds_err *err);
 
+/* One placeholder: {{name}} becomes value. */
+struct ds_template_var {
+    const char *name, *value;
+};
+
+struct ds_sbuf;
+
+/* Appends t's text to b with its placeholders substituted: at each "{{", a known name and
+ * "}}" is replaced by its value (which is not scanned again); anything else keeps its first
+ * '{' and the scan goes on from the next byte. */
+void ds_template_fill(const struct ds_template_text *t, const struct ds_template_var *vars,
+                      size_t n_vars, struct ds_sbuf *b);
+
 #endif
