@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <openssl/crypto.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,12 +161,23 @@ bool api_sees_addr(const struct api_call *c, const struct ds_addr *a)
 
 /* ---------------------------------------------------------------- the pool --------------- */
 
+/* Opens a connection of the API: with a page cache of 32 MiB instead of SQLite's 2 MiB, so
+ * a report over a year (the coverage of 105,120 intervals, the rank indexes) finds its pages
+ * in memory on the next request instead of reading them again from the file. */
+static int pool_open(struct ds_store **s, const char *db, struct ds_err *err)
+{
+    int rc = ds_store_open(s, db, false, err);
+    if (rc == 0)
+        sqlite3_exec(ds_store_db(*s), "PRAGMA cache_size=-32768", NULL, NULL, NULL);
+    return rc;
+}
+
 static struct ds_store *pool_get(struct ds_api *a, int *slot, struct ds_err *err)
 {
     pthread_mutex_lock(&a->mu);
     for (int i = 0; i < API_POOL; i++) {
         if (!a->busy[i]) {
-            if (!a->pool[i] && ds_store_open(&a->pool[i], a->cfg.db, false, err) < 0) {
+            if (!a->pool[i] && pool_open(&a->pool[i], a->cfg.db, err) < 0) {
                 a->pool[i] = NULL;
                 pthread_mutex_unlock(&a->mu);
                 return NULL;
@@ -179,7 +191,7 @@ static struct ds_store *pool_get(struct ds_api *a, int *slot, struct ds_err *err
     pthread_mutex_unlock(&a->mu);
     *slot = -1; /* all busy (long streams): a connection of its own */
     struct ds_store *s;
-    return ds_store_open(&s, a->cfg.db, false, err) < 0 ? NULL : s;
+    return pool_open(&s, a->cfg.db, err) < 0 ? NULL : s;
 }
 
 static void pool_put(struct ds_api *a, struct ds_store *s, int slot)
@@ -438,7 +450,7 @@ int ds_api_open(struct ds_api **out, const struct ds_api_config *cfg, struct ds_
     }
     if (!a->cfg.session_ttl_s)
         a->cfg.session_ttl_s = 12 * 3600;
-    int rc = ds_store_open(&a->pool[0], cfg->db, false, err); /* fails early on a bad store */
+    int rc = pool_open(&a->pool[0], cfg->db, err); /* fails early on a bad store */
     if (rc < 0) {
         a->pool[0] = NULL;
         ds_api_close(a);

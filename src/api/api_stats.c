@@ -141,20 +141,32 @@ void api_stats(struct api_call *c)
     }
     bool small = dim == DS_DIM_TOTAL || dim == DS_DIM_PROTO || dim == DS_DIM_ICMP ||
                  dim == DS_DIM_ICMP6 || dim == DS_DIM_CLASS || dim == DS_DIM_FP;
-    /* dim and gran as literals, so SQLite can pick the partial indexes */
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT start, packets, bytes, sources, r_packets, r_bytes, r_sources FROM stat"
-             " %s WHERE gran = %d AND dim = %d AND key = ?1 AND start >= ?2 AND start < ?3 %s"
-             " ORDER BY start",
-             small                ? "INDEXED BY stat_series"
-             : gran == DS_GRAN_1D ? "INDEXED BY stat_series_day"
-                                  : "",
-             gran, dim,
-             /* the partial indexes' own conditions, word for word, so SQLite may use them */
-             small                ? "AND dim IN (0, 1, 4, 5, 8, 9)"
-             : gran == DS_GRAN_1D ? "AND gran = 2 AND dim IN (2, 3, 6, 7)"
-                                  : "");
+    /* dim and gran as literals, so SQLite can pick the partial indexes; a large dimension
+     * at 5 minutes or an hour has none (the rows of every key of the period would be read):
+     * one primary-key lookup per interval of the period instead (rows start at multiples of
+     * the step) */
+    char sql[640];
+    if (!small && gran != DS_GRAN_1D)
+        snprintf(sql, sizeof sql,
+                 "WITH RECURSIVE t(s) AS (SELECT ?4 WHERE ?4 < ?3 UNION ALL SELECT s + %" PRId64
+                 " FROM t WHERE s + %" PRId64 " < ?3)"
+                 " SELECT start, packets, bytes, sources, r_packets, r_bytes, r_sources"
+                 " FROM t CROSS JOIN stat ON gran = %d AND start = t.s AND dim = %d AND key = ?1"
+                 " WHERE start >= ?2 ORDER BY start",
+                 step, step, gran, dim);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT start, packets, bytes, sources, r_packets, r_bytes, r_sources FROM stat"
+                 " %s WHERE gran = %d AND dim = %d AND key = ?1 AND start >= ?2 AND start < ?3 %s"
+                 " ORDER BY start",
+                 small                ? "INDEXED BY stat_series"
+                 : gran == DS_GRAN_1D ? "INDEXED BY stat_series_day"
+                                      : "",
+                 gran, dim,
+                 /* the partial indexes' own conditions, word for word, so SQLite may use them */
+                 small                ? "AND dim IN (0, 1, 4, 5, 8, 9)"
+                 : gran == DS_GRAN_1D ? "AND gran = 2 AND dim IN (2, 3, 6, 7)"
+                                      : "");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(ds_store_db(c->store), sql, -1, &st, NULL) != SQLITE_OK) {
         struct ds_err err;
@@ -165,6 +177,7 @@ void api_stats(struct api_call *c)
     sqlite3_bind_int64(st, 1, key);
     sqlite3_bind_int64(st, 2, p.from);
     sqlite3_bind_int64(st, 3, p.to);
+    sqlite3_bind_int64(st, 4, p.from + ((step - p.from % step) % step)); /* the first start */
     json_t *t = json_array(), *pk = json_array(), *by = json_array(), *so = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t v[7];

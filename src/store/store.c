@@ -248,6 +248,14 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE outbreak_state("
     "  id INTEGER PRIMARY KEY CHECK (id = 1), ingest INTEGER NOT NULL,"
     "  last_idx INTEGER NOT NULL, state BLOB NOT NULL);",
+    /* 9 -> 10: the API's alert queries (docs/api.md) without a scan of every alert, outbox
+     * or audit row: the list newest first (its filters' columns, so counting the matches
+     * reads only this index), an address's alerts, an alert's notifications, an object's
+     * audit rows */
+    "CREATE INDEX alert_recent ON alert(last_ns, id, org, state, kase, workflow, first_ns, addr);"
+    "CREATE INDEX alert_addr ON alert(addr, last_ns);"
+    "CREATE INDEX outbox_message ON outbox(message_id);"
+    "CREATE INDEX audit_object ON audit(object, id);",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(N_MIGRATIONS == DS_STORE_SCHEMA_VERSION, "one migration per schema version");

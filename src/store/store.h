@@ -13,7 +13,7 @@
 #include "core/hash.h"
 #include "enrich/scanners.h"
 
-#define DS_STORE_SCHEMA_VERSION 9
+#define DS_STORE_SCHEMA_VERSION 10
 
 /*
  * One open database. Threads: a store is used by one thread at a time (the engine's collector
