@@ -240,6 +240,17 @@ struct sums {
     "SELECT packets, bytes, sources, r_packets, r_bytes, r_sources, ingests"                       \
     " FROM stat WHERE gran = ?1 + 0 AND start = ?2 AND dim = ?3 + 0 AND key = ?4"
 
+/* Steps SUM_SQL for (dim, key) in one interval of a span; true when it has a row. */
+static bool sum_row(sqlite3_stmt *st, const struct piece *p, enum ds_dim dim, uint32_t key)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_int(st, 1, p->gran);
+    sqlite3_bind_int64(st, 2, p->start);
+    sqlite3_bind_int(st, 3, (int)dim);
+    sqlite3_bind_int64(st, 4, key);
+    return sqlite3_step(st) == SQLITE_ROW;
+}
+
 /* Sums of (dim, key) over the span's intervals. (The "+ 0" keeps SQLite from weighing the
  * partial indexes against the values bound to gran and dim, which makes it prepare the
  * statement again at every new value; the primary key is the one to use.) */
@@ -254,12 +265,7 @@ static int sums_of(struct ds_store *s, struct qcache *qc, const struct span *sp,
     int64_t ingests = 0;
     int last_gran = 0;
     for (size_t i = 0; i < sp->n; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int(st, 1, sp->p[i].gran);
-        sqlite3_bind_int64(st, 2, sp->p[i].start);
-        sqlite3_bind_int(st, 3, (int)dim);
-        sqlite3_bind_int64(st, 4, key);
-        if (sqlite3_step(st) != SQLITE_ROW)
+        if (!sum_row(st, &sp->p[i], dim, key))
             continue;
         out->packets += (uint64_t)sqlite3_column_int64(st, 0);
         out->bytes += (uint64_t)sqlite3_column_int64(st, 1);
@@ -655,12 +661,7 @@ static int exact_in(struct ds_store *s, struct qcache *qc, const struct span *sp
     int64_t ingests = 0;
     int last_gran = 0;
     for (size_t i = 0; i < sp->n && rows < 2; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int(st, 1, sp->p[i].gran);
-        sqlite3_bind_int64(st, 2, sp->p[i].start);
-        sqlite3_bind_int(st, 3, (int)dim);
-        sqlite3_bind_int64(st, 4, key);
-        if (sqlite3_step(st) != SQLITE_ROW)
+        if (!sum_row(st, &sp->p[i], dim, key))
             continue;
         ingests = sqlite3_column_int64(st, 6);
         last_gran = sp->p[i].gran;
