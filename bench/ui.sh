@@ -52,8 +52,15 @@ done
 [ -n "$url" ] || fail "the daemon did not start its web server: $(cat run.err)"
 packets=$(jq .packets ui.json 2>/dev/null || echo '?')
 echo "ui: darkscope run --replay (${duration} s, $packets packets, 1x) --stream-rate $rate --linger; $url"
+# the daemon's CPU (user + system, all threads) while the browser measures: what the views
+# competed with on the same cores
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
+c0=$(cpu_ticks); t0=$(date +%s.%N)
 node "$root/bench/ui_fps.mjs" "$url/" "$(cat pw)" | tee ui.out
 kill -0 "$dpid" 2>/dev/null || fail "the daemon died during the measurement: $(tail -5 run.err)"
+c1=$(cpu_ticks); t1=$(date +%s.%N)
+awk -v c="$((c1 - c0))" -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
+  'BEGIN { printf "ui: the daemon used %.0f %% of one core over the %.0f s of measurement (replay and idle)\n", 100 * c / hz / (b - a), b - a }'
 echo "ui: best of ${UI_ROUNDS:-2} rounds of ${UI_SECONDS:-10} s per view, 1280x800, GPU mode ${UI_GPU:-swiftshader}, $(nproc) cores shared with the daemon:"
 awk -v rate="$rate" '/^RESULT/ {
     printf "  %-6s %-4s %6.1f fps  %6.0f packets/s arrived in %5.1f messages/s (stream rate %d); browser CPU %5.1f ms/frame, view JS %5.2f ms/frame, stream JS %5.1f ms/s\n", $2, $3, $4, $5, $6, rate, $7, $8, $9

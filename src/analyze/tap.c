@@ -19,6 +19,7 @@ int ds_tap_init(struct ds_tap *t, uint32_t rate, const struct ds_geo *geo)
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     t->rate = rate ? rate : 1;
+    t->clock_ms = mono_ms;
     t->window_ms = mono_ms();
     if (geo) {
         if (ds_geo_cache_init(&t->geo, geo, 4096, NULL) < 0)
@@ -45,7 +46,11 @@ static void push(struct ds_tap *t, const struct ds_tap_rec *r)
     pthread_mutex_unlock(&t->mu);
 }
 
-/* A new window: the summary of the old one first (when something was skipped). */
+/*
+ * A new window: the summary of the old one first (when something was skipped). Windows abut
+ * (the next starts where the last ended, not when the clock was read), unless a whole window
+ * passed with nothing offered.
+ */
 static void roll(struct ds_tap *t, int64_t now, uint64_t ts_ns)
 {
     if (t->skipped) {
@@ -60,25 +65,31 @@ static void roll(struct ds_tap *t, int64_t now, uint64_t ts_ns)
     t->skipped = 0;
     memset(t->skipped_proto, 0, sizeof t->skipped_proto);
     t->listed = 0;
-    t->window_ms = now;
+    t->window_ms = now - t->window_ms >= 2000 ? now : t->window_ms + 1000;
 }
 
 void ds_tap_offer(struct ds_tap *t, const struct ds_pkt *p)
 {
     if (t->listed >= t->rate) {
-        t->skipped++;
-        t->skipped_proto[p->proto == 6 ? 0 : p->proto == 17 ? 1 : 2]++;
-        if (++t->since_clock < 1024)
+        /* over the rate: the clock every 32 offers, so a window ends at most 32 packets late;
+         * the offer that finds the window over is the new window's first */
+        bool checked = ++t->since_clock >= 32;
+        int64_t now = 0;
+        if (checked) {
+            t->since_clock = 0;
+            now = t->clock_ms();
+        }
+        if (!checked || now - t->window_ms < 1000) {
+            t->skipped++;
+            t->skipped_proto[p->proto == 6 ? 0 : p->proto == 17 ? 1 : 2]++;
             return;
-        t->since_clock = 0;
-        int64_t now = mono_ms();
+        }
+        roll(t, now, p->ts_ns);
+    } else {
+        int64_t now = t->clock_ms();
         if (now - t->window_ms >= 1000)
             roll(t, now, p->ts_ns);
-        return;
     }
-    int64_t now = mono_ms();
-    if (now - t->window_ms >= 1000)
-        roll(t, now, p->ts_ns);
     t->listed++;
     struct ds_tap_rec r = {.kind = DS_TAP_PACKET,
                            .proto = p->proto,

@@ -45,16 +45,21 @@ struct ds_tap {
     uint64_t seq; /* records written so far */
     bool closed;
     /* reader-thread state */
-    uint32_t rate;        /* packets listed per second of wall time */
-    int64_t window_ms;    /* start of the current one-second window */
-    uint32_t listed;      /* in this window */
-    uint32_t since_clock; /* skipped offers since the clock was last read */
+    uint32_t rate;             /* packets listed per second of wall time */
+    int64_t (*clock_ms)(void); /* monotonic milliseconds (a test may set its own) */
+    int64_t window_ms;         /* start of the current one-second window (windows abut) */
+    uint32_t listed;           /* in this window */
+    uint32_t since_clock;      /* skipped offers since the clock was last read */
     uint64_t skipped, skipped_proto[3];
     struct ds_geo_cache geo;
     bool have_geo;
 };
 
-/* rate: packets per second listed individually (the rest are counted). geo may be NULL. */
+/*
+ * rate: packets per second listed individually (the rest are counted), in abutting one-second
+ * windows of wall time, so a stream above the rate lists exactly rate packets per second.
+ * geo may be NULL.
+ */
 int ds_tap_init(struct ds_tap *t, uint32_t rate, const struct ds_geo *geo);
 void ds_tap_free(struct ds_tap *t);
 

@@ -140,6 +140,7 @@ try {
   const e1 = await page.evaluate(() => window.darkscope.events);
   check(e1 > e0, `live events arrive (${e1 - e0} in 3 s)`);
 
+  check(await page.getAttribute('[data-testid=atlas-canvas]', 'data-renderer') === 'webgl2', 'Atlas draws with WebGL2 (SwiftShader)');
   await canvasDraws(page, 'atlas-canvas', 'Atlas');
   const a0 = await page.evaluate(() => (window.darkscope.atlas || {}).drawn || 0);
   await page.waitForTimeout(1500);
@@ -254,6 +255,30 @@ try {
   check(await op.getAttribute('[data-testid=dos-count]', 'data-n') === '0', 'the organisation user sees no other victim\'s DoS attack');
   check(await op.locator('[data-testid=outbreak-table]').count() === 0, 'the organisation user is not shown outbreak candidates');
   await op.close();
+
+  // --------------------------------------------------------------- without WebGL
+  // the Atlas falls back to a 2D canvas and still draws live arcs; the Cube says it needs WebGL
+  const plain = await chromium.launch({ executablePath: env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-3d-apis'] });
+  try {
+    const np = await plain.newPage({ viewport: { width: 1280, height: 800 } });
+    np.on('console', (m) => { if (m.type() === 'error') errors.push(`no WebGL: ${m.text()}`); });
+    np.on('pageerror', (e) => errors.push(`no WebGL: ${e.message}`));
+    await login(np, 'admin', env.ADMIN_PW);
+    await np.waitForFunction(() => window.darkscope.view === 'atlas', null, { timeout: 15000 });
+    check(await np.getAttribute('[data-testid=atlas-canvas]', 'data-renderer') === '2d', 'without WebGL the Atlas draws in 2D');
+    await canvasDraws(np, 'atlas-canvas', 'Atlas in 2D');
+    const b0 = await np.evaluate(() => (window.darkscope.atlas || {}).drawn || 0);
+    await np.waitForTimeout(1500);
+    const b1 = await np.evaluate(() => (window.darkscope.atlas || {}).drawn || 0);
+    check(b1 > b0, `the 2D Atlas starts arcs for live packets (${b1 - b0} in 1.5 s)`);
+    await shot(np, 'atlas-2d');
+    await view(np, '#/cube');
+    await np.locator('text=WebGL is not available').waitFor({ timeout: 15000 });
+    check(true, 'without WebGL the Cube says it needs WebGL');
+  } finally {
+    await plain.close();
+  }
 
   check(errors.length === 0, `no console errors (${errors.length}${errors.length ? ': ' + errors.slice(0, 5).join(' | ') : ''})`);
 } catch (e) {

@@ -3,15 +3,16 @@
 // is by protocol or, toggled, by class. Packets of the same source country, protocol, class
 // and destination-port range that start within MERGE seconds of each other fly as one arc
 // with a count (wider line, bigger head, a label from LABEL_MIN packets), so the number of
-// arcs in flight stays bounded (MAX_ARCS) however fast packets come. The map is a canvas of
-// its own drawn once per resize; the arcs are on a transparent canvas above it, one short
-// tail per arc, stroked as one path per colour, width and fade per frame; geometry is
-// projected when an arc starts, not per frame.
+// arcs in flight stays bounded (MAX_ARCS) however fast packets come. The map is drawn once
+// per resize; geometry is projected when an arc starts, not per frame. Drawing is WebGL2
+// (atlas_gl.js: the shaders move the arcs) or, without it, a 2D canvas (the map copied under
+// one short tail per arc, stroked as one path per colour, width and fade per frame).
 import { geoNaturalEarth1, geoPath, geoArea, geoCentroid, geoGraticule10 } from 'd3-geo';
 import { feature } from 'topojson-client';
 import world from 'world-atlas/countries-110m.json';
 import codes from 'i18n-iso-countries/codes.json';
 import { h, fmt, protoName, protoColor, animate } from '../dom.js';
+import { makeGLRenderer } from './atlas_gl.js';
 
 const MAX_ARCS = 600;    // arcs in flight at most (a ring of slots)
 const FLIGHT = 1.5;      // seconds an arc takes from source to sensor
@@ -78,6 +79,7 @@ function mainCentroid(f) {
 function makeArcs() {
   return {
     head: 0, started: 0, packets: 0, merged: 0, dropped: 0,
+    version: 0, // changes whenever a slot does (the WebGL renderer uploads then)
     key: new Array(MAX_ARCS).fill(''), // the merge key of the arc in the slot
     current: new Map(), // merge key -> the slot of its newest arc
     lon: new Float32Array(MAX_ARCS), lat: new Float32Array(MAX_ARCS), // source, NaN = off the map
@@ -131,17 +133,30 @@ export function mount(el, ctx) {
   for (const [i, k] of ['tcp_syn', 'backscatter', 'icmp_request', 'udp', 'amp_probe'].entries())
     if (bits[k] === undefined) bits[k] = i;
 
-  // The map below, drawn once per resize; the arcs above it, redrawn every frame. The arcs'
-  // context asks for CPU rasterisation (willReadFrequently): a few hundred short strokes are
-  // cheap for Skia on the CPU, while on a software GL (SwiftShader) the accelerated canvas
-  // costs far more per path; with a real GPU the upload of the layer is the only cost.
-  const base = h('canvas', { class: 'full', 'data-testid': 'atlas-map' });
-  const canvas = h('canvas', { class: 'full', 'data-testid': 'atlas-canvas' });
-  const g = canvas.getContext('2d', { willReadFrequently: true });
-  const ui = makeOverlay(ctx);
-  el.append(base, canvas, ui.root);
-
+  // One opaque canvas on the page, WebGL2 where there is one. The map is drawn once per
+  // resize into an offscreen canvas: a texture for WebGL, else copied under the arcs every
+  // frame (on a software compositor such as SwiftShader every full-screen layer is blended
+  // again for each frame, so a map layer beneath transparent arcs cost more than the copy).
+  // The 2D context asks for CPU rasterisation (willReadFrequently): a few hundred short
+  // strokes are cheap for Skia on the CPU, while an accelerated canvas on a software GL costs
+  // far more per path.
+  const base = document.createElement('canvas');
   const arcs = makeArcs();
+  const glOpts = { maxArcs: MAX_ARCS, flight: FLIGHT, tail: TAIL, steps: STEPS, widths: WIDTHS,
+    heads: HEADS };
+  let canvas = h('canvas', { class: 'full', 'data-testid': 'atlas-canvas' });
+  let gl = null;
+  try {
+    gl = makeGLRenderer(canvas, arcs, glOpts);
+  } catch (e) {
+    console.warn(`Atlas: WebGL2 failed (${e.message}); drawing in 2D`);
+  }
+  if (!gl) canvas = h('canvas', { class: 'full', 'data-testid': 'atlas-canvas' });
+  const g = gl ? null : canvas.getContext('2d', { alpha: false, willReadFrequently: true });
+  canvas.dataset.renderer = gl ? 'webgl2' : '2d';
+  const ui = makeOverlay(ctx);
+  el.append(canvas, ui.root);
+
   const stats = makeStats();
   const state = { w: 0, h: 0, dpr: 1, proj: null, sx: 0, sy: 0, byClass: false, lastBatch: 0,
     tick: 250 };
@@ -161,6 +176,8 @@ export function mount(el, ctx) {
     [state.sx, state.sy] = state.proj([sensor.lon, sensor.lat]) || [state.w / 2, state.h / 2];
     drawBase(base, state, land);
     for (let i = 0; i < MAX_ARCS; i++) place(i);
+    arcs.version++;
+    if (gl) gl.resize(base, state.w, state.h, state.dpr, state.sx, state.sy);
   }
 
   // Projects slot i's source; unknown countries start just off the left edge.
@@ -191,15 +208,13 @@ export function mount(el, ctx) {
     const key = `${loc} ${proto} ${cls} ${pb}`;
     const cur = arcs.current.get(key);
     if (cur !== undefined && arcs.key[cur] === key && t - arcs.t0[cur] < MERGE * 1000) {
-      arcs.count[cur]++;
-      arcs.merged++;
+      grow(cur);
       return;
     }
     const i = arcs.head;
     if (t - arcs.t0[i] < (1 + TAIL) * FLIGHT * 1000) { // the oldest is still in flight
       if (cur !== undefined && arcs.key[cur] === key) {
-        arcs.count[cur]++;
-        arcs.merged++;
+        grow(cur);
       } else {
         arcs.dropped++;
       }
@@ -224,6 +239,15 @@ export function mount(el, ctx) {
     arcs.count[i] = 1;
     arcs.proto[i] = proto;
     arcs.cls[i] = cls;
+    arcs.version++;
+  }
+
+  // One more packet on slot i's arc (the renderer hears of it when its width changes).
+  function grow(i) {
+    const before = widthClass(arcs.count[i]);
+    arcs.count[i]++;
+    arcs.merged++;
+    if (widthClass(arcs.count[i]) !== before) arcs.version++;
   }
 
   // A batch (one per server tick) is spread over the tick, so it does not pulse.
@@ -242,10 +266,20 @@ export function mount(el, ctx) {
   }
 
   const paths = { lines: [], heads: [] };
+  const labels = [];
   function frame() {
     const now = performance.now();
+    if (gl) {
+      const live = liveArcs(arcs, state, now, labels);
+      gl.frame(now, state.byClass ? CLASS_LIST.map((k) => CLASS_COLORS[k])
+        : PROTOS.map((k) => protoColor[k]), state.byClass, labels);
+      window.darkscope.atlas.arcs = live;
+      stats.tick(now, ui, live, arcs);
+      return;
+    }
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.drawImage(base, 0, 0);
     g.setTransform(state.dpr, 0, 0, state.dpr, 0, 0);
-    g.clearRect(0, 0, state.w, state.h);
     const live = drawArcs(g, arcs, state, now, paths);
     drawSensor(g, state, now);
     window.darkscope.atlas.arcs = live;
@@ -263,12 +297,13 @@ export function mount(el, ctx) {
     stop();
     window.removeEventListener('resize', resize);
     for (const off of offs) off();
+    if (gl) gl.dispose();
     canvas.width = canvas.height = base.width = base.height = 0;
   };
 }
 
 function drawBase(base, state, land) {
-  const b = base.getContext('2d');
+  const b = base.getContext('2d', { alpha: false, willReadFrequently: true }); // CPU, as the copy's target
   b.setTransform(state.dpr, 0, 0, state.dpr, 0, 0);
   b.fillStyle = '#0b0f14';
   b.fillRect(0, 0, state.w, state.h);
@@ -294,6 +329,25 @@ function curveAt(arcs, i, state, u, out) {
   const v = 1 - u, a = v * v, b = 2 * v * u, c = u * u;
   out[0] = a * arcs.x0[i] + b * arcs.cx[i] + c * state.sx;
   out[1] = a * arcs.y0[i] + b * arcs.cy[i] + c * state.sy;
+}
+
+// For the WebGL renderer (the shaders place the arcs): the arcs in flight, and the labels of
+// big arcs (x, y, count triples) in labels, which is emptied first.
+function liveArcs(arcs, state, now, labels) {
+  labels.length = 0;
+  const pt = [0, 0];
+  let live = 0;
+  for (let i = 0; i < MAX_ARCS; i++) {
+    const u = (now - arcs.t0[i]) / (FLIGHT * 1000);
+    if (u < 0 || u > 1 + TAIL) continue;
+    live++;
+    const n = arcs.count[i];
+    if (u <= 1 && n >= LABEL_MIN && labels.length < LABELS_MAX * 3) {
+      curveAt(arcs, i, state, u, pt);
+      labels.push(pt[0] + HEADS[widthClass(n)] / 2 + 2, pt[1], n);
+    }
+  }
+  return live;
 }
 
 // Strokes every live arc's tail (a faint and a bright half) into one path per colour, width
@@ -335,7 +389,7 @@ function drawArcs(g, arcs, state, now, paths) {
       const r = HEADS[wc] / 2;
       const p = paths.heads[c] || (paths.heads[c] = new Path2D());
       p.rect(pt[0] - r, pt[1] - r, 2 * r, 2 * r);
-      if (n >= LABEL_MIN && labels.length < LABELS_MAX) labels.push(pt[0] + r + 2, pt[1], n);
+      if (n >= LABEL_MIN && labels.length < LABELS_MAX * 3) labels.push(pt[0] + r + 2, pt[1], n);
     }
   }
   for (let c = 0; c < nc; c++) {

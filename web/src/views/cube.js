@@ -9,6 +9,7 @@
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { h, fmt, protoName, protoColor, animate } from '../dom.js';
+import { webglContext } from '../gl.js';
 
 // The ring bounds the work of a frame: every slot's two vertices go through the vertex shader
 // twice (lines, points), live or not, and on a software GL that is most of a frame's cost
@@ -318,9 +319,12 @@ export function mount(el, ctx) {
   const canvas = h('canvas', { class: 'full', 'data-testid': 'cube-canvas' });
   el.append(canvas);
   window.darkscope.cube = { bars: 0, total: 0, capacity: CAP };
+  const attrs = { antialias: false, powerPreference: 'high-performance' };
+  const context = webglContext(canvas, attrs);
   let renderer;
   try {
-    renderer = new THREE.WebGLRenderer({ canvas, antialias: false, powerPreference: 'high-performance' });
+    if (!context) throw new Error('no WebGL context');
+    renderer = new THREE.WebGLRenderer({ canvas, context, ...attrs });
   } catch (e) {
     el.append(h('p', { class: 'page error' }, 'WebGL is not available: the Cube needs it.'));
     return () => {};

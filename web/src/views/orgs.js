@@ -9,6 +9,7 @@
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { h, clear, fmt, protoName, protoColor, animate } from '../dom.js';
+import { webglContext } from '../gl.js';
 
 const CAP = 4096;     // comets and flickers in the ring buffer
 const FLIGHT = 2.0;   // seconds a comet takes from the sphere to its ring
@@ -348,10 +349,12 @@ function makeLayout(el) {
 export function mount(el, ctx) {
   const lay = makeLayout(el);
   window.darkscope.orgs = { rings: 0, marks: 0, comets: 0 };
+  const attrs = { antialias: false, powerPreference: 'high-performance' };
+  const context = webglContext(lay.canvas, attrs);
   let renderer;
   try {
-    renderer = new THREE.WebGLRenderer({ canvas: lay.canvas, antialias: false,
-      powerPreference: 'high-performance' });
+    if (!context) throw new Error('no WebGL context');
+    renderer = new THREE.WebGLRenderer({ canvas: lay.canvas, context, ...attrs });
   } catch (e) {
     lay.stage.append(h('p', { class: 'page error' }, 'WebGL is not available: the sphere needs it.'));
   }
