@@ -71,6 +71,12 @@ bool ds_registry_in_darknet(const struct ds_registry *r, const struct ds_org *or
 {
     if (!r || !org->n_darknet)
         return false;
+    if (org->n_darknet <= 16) { /* a few prefixes: compared directly, no table walk */
+        for (size_t i = 0; i < org->n_darknet; i++)
+            if (ds_prefix_contains(&org->darknet[i], a))
+                return true;
+        return false;
+    }
     struct ds_lpm_iter it;
     uint32_t v;
     ds_lpm_iter_init(&it, r->darknet, a);

@@ -47,6 +47,7 @@ enum {
     DS_HF_DST_SKETCH = 1u << 7, /* destinations are in the sketch, not exact */
     DS_HF_SYN_SEEN = 1u << 8,   /* layout/ttl0/win0 come from a SYN */
     DS_HF_NO_ORG = 1u << 9,     /* in no registered livenet (the shard's matcher memo) */
+    DS_HF_KEYED = 1u << 10,     /* in a livenet, and the matcher has a key of it (memo) */
     DS_HF_FREE = 1u << 15,      /* an evicted arena slot (hosttab's free list) */
 };
 

@@ -663,9 +663,17 @@ static void count(struct ds_shard *s, struct ds_pkt *p, struct ds_host *host, bo
         host->flags |= DS_HF_HSCAN;
     if (host->win_ports >= s->cfg->vscan_ports)
         host->flags |= DS_HF_VSCAN;
-    if (s->alerting &&
-        ds_matcher_packet(&s->matcher, p, host, host->flags & DS_HF_NO_ORG)) /* memo: no org */
-        host->flags |= DS_HF_NO_ORG;
+    if (s->alerting) { /* the matcher's memo of the source, kept in its profile */
+        enum ds_match_memo memo = host->flags & DS_HF_NO_ORG  ? DS_MEMO_FREE
+                                  : host->flags & DS_HF_KEYED ? DS_MEMO_KEYED
+                                                              : DS_MEMO_NONE;
+        enum ds_match_memo got = ds_matcher_packet(&s->matcher, p, host, memo);
+        if (got != memo)
+            host->flags = (uint16_t)((host->flags & ~(DS_HF_NO_ORG | DS_HF_KEYED)) |
+                                     (got == DS_MEMO_FREE    ? DS_HF_NO_ORG
+                                      : got == DS_MEMO_KEYED ? DS_HF_KEYED
+                                                             : 0));
+    }
     if (!s->collect)
         return;
 
@@ -819,7 +827,7 @@ static void groups_report(struct ds_shard *s, uint64_t now_ns)
 static void forget_no_org(void *ctx, struct ds_host *h)
 {
     (void)ctx;
-    h->flags &= (uint16_t)~DS_HF_NO_ORG;
+    h->flags &= (uint16_t) ~(DS_HF_NO_ORG | DS_HF_KEYED);
 }
 
 /* A new registry snapshot: the hosts' "in no livenet" memos were answers of the old one. */
@@ -863,6 +871,13 @@ void ds_shard_ingest_batch(struct ds_shard *s, struct ds_pkt *p, const uint64_t 
         if (j < n && host[j] && (p[j].flags & DS_PKT_L4) && (p[j].proto == 6 || p[j].proto == 17))
             ds_hosttab_prefetch_port(&s->hosts, host[j], pkey[j],
                                      ds_port_key(p[j].proto == 17, p[j].dport));
+        if (s->alerting) { /* the matcher's key of a keyed source: slot 8 ahead, state 4 */
+            int k = i + 8;
+            if (k < n && host[k] && (host[k]->flags & DS_HF_KEYED))
+                ds_matcher_prefetch_slot(&s->matcher, &p[k].src);
+            if (j < n && host[j] && (host[j]->flags & DS_HF_KEYED))
+                ds_matcher_prefetch_key(&s->matcher, &p[j].src);
+        }
         count(s, &p[i], host[i], created[i], pkey[i], h[i]);
     }
     if (s->alerting && n)

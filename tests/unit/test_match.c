@@ -328,7 +328,7 @@ static void batch(struct mx *x, const struct ds_pkt *p, size_t n, const struct d
 {
     ds_matcher_begin(&x->m);
     for (size_t i = 0; i < n; i++)
-        ds_matcher_packet(&x->m, &p[i], h, false);
+        ds_matcher_packet(&x->m, &p[i], h, DS_MEMO_NONE);
     if (n)
         ds_matcher_end(&x->m, p[n - 1].ts_ns);
 }
@@ -365,7 +365,7 @@ static void test_internal(void **st)
 
     ds_matcher_begin(&x->m);
     for (int i = 0; i < 4; i++)
-        ds_matcher_packet(&x->m, &p[i], &h, false);
+        ds_matcher_packet(&x->m, &p[i], &h, DS_MEMO_NONE);
     assert_int_equal(x->cap.n, 0); /* nothing before the end of the batch */
     assert_int_equal(x->m.matched, 4);
     ds_matcher_end(&x->m, T0 + 2 * SEC);
@@ -418,8 +418,8 @@ static void test_external(void **st)
     struct ds_host both = {.flags = DS_HF_VSCAN | DS_HF_HSCAN};
     ds_matcher_begin(&x->m);
     for (int i = 0; i < 4; i++)
-        ds_matcher_packet(&x->m, &p[i], &h, false);
-    ds_matcher_packet(&x->m, &p[4], &both, false);
+        ds_matcher_packet(&x->m, &p[i], &h, DS_MEMO_NONE);
+    ds_matcher_packet(&x->m, &p[4], &both, DS_MEMO_NONE);
     ds_matcher_end(&x->m, T0 + 8);
     assert_int_equal(x->cap.n, 3);
     assert_int_equal(x->m.matched, 5);
@@ -687,7 +687,7 @@ static void test_unregistered(void **st)
     struct ds_alert_sink sink = {.ctx = c, .post = capture_post};
     assert_int_equal(ds_matcher_init(&m, NULL, &sink, UPDATE), 0);
     ds_matcher_begin(&m);
-    ds_matcher_packet(&m, &q[0], NULL, false);
+    ds_matcher_packet(&m, &q[0], NULL, DS_MEMO_NONE);
     ds_matcher_end(&m, T0);
     ds_matcher_flush(&m);
     assert_int_equal(m.matched, 0);
@@ -790,7 +790,7 @@ static void test_flush(void **st)
     /* packets with no end of batch: the flush reports them */
     ds_matcher_begin(&x->m);
     for (int i = 0; i < 3; i++)
-        ds_matcher_packet(&x->m, &p[i], NULL, false);
+        ds_matcher_packet(&x->m, &p[i], NULL, DS_MEMO_NONE);
     assert_int_equal(x->cap.n, 0);
     ds_matcher_flush(&x->m);
     assert_int_equal(x->cap.n, 3);
@@ -835,7 +835,7 @@ static void test_flush(void **st)
     atomic_init(&cur, reg);
     struct ds_matcher m;
     assert_int_equal(ds_matcher_init(&m, &cur, NULL, UPDATE), 0);
-    ds_matcher_packet(&m, &p[1], NULL, false);
+    ds_matcher_packet(&m, &p[1], NULL, DS_MEMO_NONE);
     ds_matcher_end(&m, T0);
     assert_int_equal(m.matched, 1);
     assert_int_equal(m.n_fresh + m.n_wait, 0);
@@ -892,7 +892,7 @@ static void test_ports_and_counts(void **st)
     bits |= target_bit("203.0.113.99");
     ds_matcher_begin(&x->m);
     for (int i = 0; i < N + 2; i++)
-        ds_matcher_packet(&x->m, &p[i], NULL, false);
+        ds_matcher_packet(&x->m, &p[i], NULL, DS_MEMO_NONE);
     ds_matcher_end(&x->m, T0 + 11 * SEC);
     assert_int_equal(x->cap.n, 1);
     const struct ds_alert_event *ev = &x->cap.ev[0];
@@ -1192,12 +1192,16 @@ static void test_no_org_memo(void **st)
 
     /* the answers themselves */
     struct ds_pkt q = syn("93.184.216.34", "203.0.113.5", 23, T0);
-    assert_true(ds_matcher_packet(&sh.matcher, &q, NULL, false));
+    assert_int_equal(ds_matcher_packet(&sh.matcher, &q, NULL, DS_MEMO_NONE), DS_MEMO_FREE);
     struct ds_pkt r = syn("198.51.100.7", "203.0.113.5", 23, T0);
-    assert_false(ds_matcher_packet(&sh.matcher, &r, NULL, false));
+    assert_int_equal(ds_matcher_packet(&sh.matcher, &r, NULL, DS_MEMO_NONE), DS_MEMO_KEYED);
     assert_int_equal(sh.matcher.matched, 1);
-    assert_true(ds_matcher_packet(&sh.matcher, &r, NULL, true)); /* told: not looked up */
+    /* told it is in no livenet: not looked up */
+    assert_int_equal(ds_matcher_packet(&sh.matcher, &r, NULL, DS_MEMO_FREE), DS_MEMO_FREE);
     assert_int_equal(sh.matcher.matched, 1);
+    /* told it is keyed: its key names the organisation (same key, no lookup) */
+    assert_int_equal(ds_matcher_packet(&sh.matcher, &r, NULL, DS_MEMO_KEYED), DS_MEMO_KEYED);
+    assert_int_equal(sh.matcher.matched, 2);
     ds_matcher_flush(&sh.matcher);
     c->n = 0;
 
@@ -1215,6 +1219,8 @@ static void test_no_org_memo(void **st)
     const struct ds_host *in = ds_hosttab_entry(&sh.hosts, id_in);
     assert_true(out->flags & DS_HF_NO_ORG);
     assert_false(in->flags & DS_HF_NO_ORG);
+    assert_true(in->flags & DS_HF_KEYED);
+    assert_false(out->flags & DS_HF_KEYED);
     assert_int_equal(c->n, 1);
 
     /* a new snapshot with an organisation holding 93.184.216.0/24: the memo is forgotten */
@@ -1236,6 +1242,62 @@ static void test_no_org_memo(void **st)
     free(c);
 }
 
+/* A source the matcher has a key of (DS_HF_KEYED) is found in the matcher's table, not looked
+ * up: its packets still go to the right key when they switch between its organisation's
+ * darknet and another (internal <-> external), and its own backscatter gets its own key. */
+static void test_keyed_memo(void **st)
+{
+    (void)st;
+    struct ds_registry *reg = make_registry(ORGS, 2, NULL, 0, NULL, 0);
+    _Atomic(const struct ds_registry *) cur;
+    atomic_init(&cur, reg);
+    struct capture *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    struct ds_alert_sink sink = {.ctx = c, .post = capture_post};
+    const struct ds_shard_config cfg = {.hscan_dsts = 25,
+                                        .vscan_ports = 15,
+                                        .registry = &cur,
+                                        .alerts = &sink,
+                                        .alert_update_ns = UPDATE};
+    struct ds_shard sh;
+    struct ds_err err = {0};
+    assert_int_equal(ds_shard_init(&sh, 0, &cfg, NULL, &err), 0);
+    struct ds_pkt p[5] = {
+        syn("198.51.100.7", "203.0.113.5", 23, T0),             /* internal: Uni's darknet */
+        syn("198.51.100.7", "198.18.0.9", 23, T0 + SEC),        /* external: Corp's */
+        syn("198.51.100.7", "203.0.113.6", 2323, T0 + 2 * SEC), /* internal again */
+        tcp("198.51.100.7", 80, "198.18.0.10", 4444, DS_TCP_SYN | DS_TCP_ACK, T0 + 3 * SEC),
+        syn("198.51.100.7", "198.18.0.11", 23, T0 + 4 * SEC), /* external again */
+    };
+    uint64_t h[5];
+    for (int i = 0; i < 5; i++) {
+        h[i] = ds_hosttab_hash(&p[i].src);
+        ds_shard_ingest_batch(&sh, &p[i], &h[i], 1); /* one batch each: first reports at once */
+    }
+    uint32_t id = ds_hosttab_find(&sh.hosts, &p[0].src, h[0]);
+    assert_true(id);
+    const struct ds_host *host = ds_hosttab_entry(&sh.hosts, id);
+    assert_true(host->flags & DS_HF_KEYED);
+    assert_false(host->flags & DS_HF_NO_ORG);
+    assert_int_equal(sh.matcher.matched, 5);
+    assert_int_equal(sh.matcher.count, 3); /* internal, external, backscatter */
+    assert_int_equal(c->n, 3);             /* the three first reports; the rest wait */
+    check_key(&c->ev[0], 1, "198.51.100.7", DS_CASE_INTERNAL);
+    check_key(&c->ev[1], 1, "198.51.100.7", DS_CASE_EXTERNAL);
+    check_key(&c->ev[2], 1, "198.51.100.7", DS_CASE_BACKSCATTER);
+    ds_matcher_flush(&sh.matcher);
+    assert_int_equal(c->n, 5);
+    check_key(&c->ev[3], 1, "198.51.100.7", DS_CASE_INTERNAL);
+    assert_int_equal(c->ev[3].packets, 1);
+    assert_int_equal(c->ev[3].ports[0].port, 2323);
+    check_key(&c->ev[4], 1, "198.51.100.7", DS_CASE_EXTERNAL);
+    assert_int_equal(c->ev[4].packets, 1);
+    assert_int_equal(c->ev[4].last_ns, T0 + 4 * SEC);
+    ds_shard_free(&sh);
+    ds_registry_free(reg);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1252,6 +1314,7 @@ int main(void)
         cmocka_unit_test(test_registry_swap),
         cmocka_unit_test(test_through_shard),
         cmocka_unit_test(test_no_org_memo),
+        cmocka_unit_test(test_keyed_memo),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, NULL);
     if (rmdir(dir) != 0) { /* a test left a file behind (or failed before cleaning up) */

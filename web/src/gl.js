@@ -7,3 +7,16 @@ export function webglContext(canvas, attrs) {
     return null;
   }
 }
+
+// How finely a WebGL view draws, as a factor of the device pixel ratio: software rasterisers
+// (SwiftShader, llvmpipe) pay for every pixel on the CPU, so there the views draw at 3/4 of the
+// resolution and the browser scales the canvas up (bench/ui.sh: about 44 % fewer pixels).
+export function renderScale(context) {
+  try {
+    const ext = context.getExtension('WEBGL_debug_renderer_info');
+    const name = String(context.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : context.RENDERER));
+    return /swiftshader|llvmpipe|softpipe|software/i.test(name) ? 0.75 : 1;
+  } catch (e) {
+    return 1;
+  }
+}

@@ -166,7 +166,7 @@ export function mount(el, ctx) {
     capacity: MAX_ARCS };
 
   function resize() {
-    state.dpr = Math.min(window.devicePixelRatio || 1, 2);
+    state.dpr = Math.min(window.devicePixelRatio || 1, 2) * (gl ? gl.scale : 1);
     state.w = Math.max(1, el.clientWidth);
     state.h = Math.max(1, el.clientHeight);
     canvas.width = base.width = Math.round(state.w * state.dpr);

@@ -5,6 +5,7 @@
 // is a handful of draw calls whatever the number of arcs. On a software GL (SwiftShader) a
 // WebGL canvas is also the cheapest layer for the compositor, far cheaper than a 2D canvas
 // redrawn every frame. Returns null where WebGL2 is missing (atlas.js then draws in 2D).
+import { renderScale } from '../gl.js';
 
 const PER_ARC = 8; // x0, y0, cx, cy (CSS px), t0 (s from the base), proto, class, width class
 const GLYPHS = '×0123456789';
@@ -303,6 +304,7 @@ export function makeGLRenderer(canvas, arcs, opts) {
   };
 
   return {
+    scale: renderScale(gl), // of the device pixel ratio (gl.js)
     // The map (a canvas of device pixels) and the geometry of the view, after a resize.
     resize(mapCanvas, w, h, dpr, sx, sy) {
       Object.assign(state, { w, h, dpr, sx, sy });

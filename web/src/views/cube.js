@@ -9,7 +9,7 @@
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { h, fmt, protoName, protoColor, animate } from '../dom.js';
-import { webglContext } from '../gl.js';
+import { webglContext, renderScale } from '../gl.js';
 
 // The ring bounds the work of a frame: every slot's two vertices go through the vertex shader
 // twice (lines, points), live or not, and on a software GL that is most of a frame's cost
@@ -329,7 +329,7 @@ export function mount(el, ctx) {
     el.append(h('p', { class: 'page error' }, 'WebGL is not available: the Cube needs it.'));
     return () => {};
   }
-  renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+  renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2) * renderScale(context));
   renderer.setClearColor(0x0b0f14, 1);
   const scene = new THREE.Scene();
   const camera = new THREE.PerspectiveCamera(50, 1, 0.05, 50);
