@@ -1078,26 +1078,52 @@ static void test_registry_swap(void **st)
 
 /* ------------------------------------------------------------------ in a shard --------- */
 
+/* A shard alerting into a capture over a registry of ORGS: the in-shard tests' setup. */
+struct shard_fx {
+    _Atomic(const struct ds_registry *) cur;
+    struct ds_registry *reg;
+    struct capture *c;
+    struct ds_alert_sink sink;
+    struct ds_shard_config cfg;
+    struct ds_shard sh;
+};
+
+static struct shard_fx *shard_fx_new(void)
+{
+    struct shard_fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->reg = make_registry(ORGS, 2, NULL, 0, NULL, 0);
+    atomic_init(&f->cur, f->reg);
+    f->c = calloc(1, sizeof *f->c);
+    assert_non_null(f->c);
+    f->sink = (struct ds_alert_sink){.ctx = f->c, .post = capture_post};
+    f->cfg = (struct ds_shard_config){.hscan_dsts = 25,
+                                      .vscan_ports = 15,
+                                      .registry = &f->cur,
+                                      .alerts = &f->sink,
+                                      .alert_update_ns = UPDATE};
+    struct ds_err err = {0};
+    assert_int_equal(ds_shard_init(&f->sh, 0, &f->cfg, NULL, &err), 0);
+    return f;
+}
+
+static void shard_fx_free(struct shard_fx *f)
+{
+    ds_shard_free(&f->sh);
+    ds_registry_free(f->reg);
+    free(f->c);
+    free(f);
+}
+
 /* The matcher as a shard drives it: profiles from the host table (the scan type appears once
  * a 5-minute interval with 25 destinations has closed), batches, idle ticks and the finish. */
 static void test_through_shard(void **st)
 {
     (void)st;
-    struct ds_registry *reg = make_registry(ORGS, 2, NULL, 0, NULL, 0);
-    _Atomic(const struct ds_registry *) cur;
-    atomic_init(&cur, reg);
-    struct capture *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    struct ds_alert_sink sink = {.ctx = c, .post = capture_post};
-    const struct ds_shard_config cfg = {.hscan_dsts = 25,
-                                        .vscan_ports = 15,
-                                        .registry = &cur,
-                                        .alerts = &sink,
-                                        .alert_update_ns = UPDATE};
-    struct ds_shard sh;
-    struct ds_err err = {0};
-    assert_int_equal(ds_shard_init(&sh, 0, &cfg, NULL, &err), 0);
-    assert_true(sh.alerting);
+    struct shard_fx *f = shard_fx_new();
+    struct capture *c = f->c;
+    struct ds_shard *sh = &f->sh;
+    assert_true(sh->alerting);
     /* T0 + 60 s starts the next 5-minute interval (1700000100 = 5666667 * 300). 240
      * destinations before it: the profile's distinct-destination count (a sketch) passes the
      * threshold of 25 for certain. */
@@ -1115,19 +1141,19 @@ static void test_through_shard(void **st)
         /* the first packet alone: its first report goes out at the end of its batch */
         int first = i == n ? 1 : 0;
         if (first) {
-            ds_shard_ingest_batch(&sh, p, h, 1);
+            ds_shard_ingest_batch(sh, p, h, 1);
             assert_int_equal(c->n, 1);
             assert_true(c->ev[0].first);
             assert_int_equal(c->ev[0].packets, 1);
             assert_string_equal(c->ev[0].scan_type, "none");
         }
-        ds_shard_ingest_batch(&sh, p + first, h + first, n - first);
+        ds_shard_ingest_batch(sh, p + first, h + first, n - first);
         assert_int_equal(c->n, 1);
     }
     /* an idle tick before update_ns has passed reports nothing, one after it the change */
-    ds_shard_idle(&sh, T0 + 5 * SEC);
+    ds_shard_idle(sh, T0 + 5 * SEC);
     assert_int_equal(c->n, 1);
-    ds_shard_idle(&sh, T0 + 10 * SEC);
+    ds_shard_idle(sh, T0 + 10 * SEC);
     assert_int_equal(c->n, 2);
     assert_false(c->ev[1].first);
     assert_int_equal(c->ev[1].packets, NDST - 1);
@@ -1143,7 +1169,7 @@ static void test_through_shard(void **st)
     p[2] = syn("93.184.216.34", "203.0.113.5", 23, T0 + 60 * SEC);
     for (int i = 0; i < 3; i++)
         h[i] = ds_hosttab_hash(&p[i].src);
-    ds_shard_ingest_batch(&sh, p, h, 3);
+    ds_shard_ingest_batch(sh, p, h, 3);
     assert_int_equal(c->n, 4);
     /* first reports go before the changes of keys reported already */
     check_key(&c->ev[2], 2, "192.0.2.80", DS_CASE_BACKSCATTER);
@@ -1152,21 +1178,19 @@ static void test_through_shard(void **st)
     check_key(&c->ev[3], 1, "198.51.100.7", DS_CASE_INTERNAL);
     assert_int_equal(c->ev[3].packets, 1);
     assert_string_equal(c->ev[3].scan_type, "horizontal");
-    assert_int_equal(sh.matcher.matched, NDST + 2);
+    assert_int_equal(sh->matcher.matched, NDST + 2);
     /* a change left at the end of input goes out with the finish */
     p[0] = tcp("192.0.2.80", 443, "203.0.113.9", 5556, DS_TCP_RST, T0 + 61 * SEC);
     h[0] = ds_hosttab_hash(&p[0].src);
-    ds_shard_ingest_batch(&sh, p, h, 1);
+    ds_shard_ingest_batch(sh, p, h, 1);
     assert_int_equal(c->n, 4);
-    assert_int_equal(ds_shard_finish(&sh), 0);
+    assert_int_equal(ds_shard_finish(sh), 0);
     assert_int_equal(c->n, 5);
     check_key(&c->ev[4], 2, "192.0.2.80", DS_CASE_BACKSCATTER);
     assert_false(c->ev[4].first);
     assert_int_equal(c->ev[4].packets, 1);
     assert_int_equal(c->ev[4].classes, C(BACKSCATTER) | C(NONROUTABLE_SRC));
-    ds_shard_free(&sh);
-    ds_registry_free(reg);
-    free(c);
+    shard_fx_free(f);
 }
 
 /* The shard remembers in a profile (DS_HF_NO_ORG) that its source is in no livenet, and skips
@@ -1175,34 +1199,23 @@ static void test_through_shard(void **st)
 static void test_no_org_memo(void **st)
 {
     (void)st;
-    struct ds_registry *reg = make_registry(ORGS, 2, NULL, 0, NULL, 0);
-    _Atomic(const struct ds_registry *) cur;
-    atomic_init(&cur, reg);
-    struct capture *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    struct ds_alert_sink sink = {.ctx = c, .post = capture_post};
-    const struct ds_shard_config cfg = {.hscan_dsts = 25,
-                                        .vscan_ports = 15,
-                                        .registry = &cur,
-                                        .alerts = &sink,
-                                        .alert_update_ns = UPDATE};
-    struct ds_shard sh;
-    struct ds_err err = {0};
-    assert_int_equal(ds_shard_init(&sh, 0, &cfg, NULL, &err), 0);
+    struct shard_fx *f = shard_fx_new();
+    struct capture *c = f->c;
+    struct ds_shard *sh = &f->sh;
 
     /* the answers themselves */
     struct ds_pkt q = syn("93.184.216.34", "203.0.113.5", 23, T0);
-    assert_int_equal(ds_matcher_packet(&sh.matcher, &q, NULL, DS_MEMO_NONE), DS_MEMO_FREE);
+    assert_int_equal(ds_matcher_packet(&sh->matcher, &q, NULL, DS_MEMO_NONE), DS_MEMO_FREE);
     struct ds_pkt r = syn("198.51.100.7", "203.0.113.5", 23, T0);
-    assert_int_equal(ds_matcher_packet(&sh.matcher, &r, NULL, DS_MEMO_NONE), DS_MEMO_KEYED);
-    assert_int_equal(sh.matcher.matched, 1);
+    assert_int_equal(ds_matcher_packet(&sh->matcher, &r, NULL, DS_MEMO_NONE), DS_MEMO_KEYED);
+    assert_int_equal(sh->matcher.matched, 1);
     /* told it is in no livenet: not looked up */
-    assert_int_equal(ds_matcher_packet(&sh.matcher, &r, NULL, DS_MEMO_FREE), DS_MEMO_FREE);
-    assert_int_equal(sh.matcher.matched, 1);
+    assert_int_equal(ds_matcher_packet(&sh->matcher, &r, NULL, DS_MEMO_FREE), DS_MEMO_FREE);
+    assert_int_equal(sh->matcher.matched, 1);
     /* told it is keyed: its key names the organisation (same key, no lookup) */
-    assert_int_equal(ds_matcher_packet(&sh.matcher, &r, NULL, DS_MEMO_KEYED), DS_MEMO_KEYED);
-    assert_int_equal(sh.matcher.matched, 2);
-    ds_matcher_flush(&sh.matcher);
+    assert_int_equal(ds_matcher_packet(&sh->matcher, &r, NULL, DS_MEMO_KEYED), DS_MEMO_KEYED);
+    assert_int_equal(sh->matcher.matched, 2);
+    ds_matcher_flush(&sh->matcher);
     c->n = 0;
 
     struct ds_pkt p[2];
@@ -1211,12 +1224,12 @@ static void test_no_org_memo(void **st)
     p[1] = syn("198.51.100.7", "203.0.113.5", 23, T0 + SEC);
     for (int i = 0; i < 2; i++)
         h[i] = ds_hosttab_hash(&p[i].src);
-    ds_shard_ingest_batch(&sh, p, h, 2);
-    uint32_t id_out = ds_hosttab_find(&sh.hosts, &p[0].src, h[0]);
-    uint32_t id_in = ds_hosttab_find(&sh.hosts, &p[1].src, h[1]);
+    ds_shard_ingest_batch(sh, p, h, 2);
+    uint32_t id_out = ds_hosttab_find(&sh->hosts, &p[0].src, h[0]);
+    uint32_t id_in = ds_hosttab_find(&sh->hosts, &p[1].src, h[1]);
     assert_true(id_out && id_in);
-    const struct ds_host *out = ds_hosttab_entry(&sh.hosts, id_out);
-    const struct ds_host *in = ds_hosttab_entry(&sh.hosts, id_in);
+    const struct ds_host *out = ds_hosttab_entry(&sh->hosts, id_out);
+    const struct ds_host *in = ds_hosttab_entry(&sh->hosts, id_in);
     assert_true(out->flags & DS_HF_NO_ORG);
     assert_false(in->flags & DS_HF_NO_ORG);
     assert_true(in->flags & DS_HF_KEYED);
@@ -1227,19 +1240,17 @@ static void test_no_org_memo(void **st)
     static const struct org_def late[] = {
         {.name = "Late", .live = {"93.184.216.0/24"}, .dark = {"198.18.1.0/24"}}};
     struct ds_registry *reg2 = make_registry(ORGS, 2, NULL, 0, late, 1);
-    atomic_store(&cur, reg2);
+    atomic_store(&f->cur, reg2);
     p[0].ts_ns = p[1].ts_ns = T0 + 2 * SEC;
-    ds_shard_ingest_batch(&sh, p, h, 2);
+    ds_shard_ingest_batch(sh, p, h, 2);
     assert_false(out->flags & DS_HF_NO_ORG);
     assert_int_equal(c->n, 3); /* new keys under the new snapshot, first reports at once */
     check_key(&c->ev[1], 3, "93.184.216.34", DS_CASE_EXTERNAL);
     assert_true(c->ev[1].first);
     check_key(&c->ev[2], 1, "198.51.100.7", DS_CASE_INTERNAL);
     assert_true(c->ev[2].first);
-    ds_shard_free(&sh);
-    ds_registry_free(reg);
+    shard_fx_free(f);
     ds_registry_free(reg2);
-    free(c);
 }
 
 /* A source the matcher has a key of (DS_HF_KEYED) is found in the matcher's table, not looked
@@ -1248,20 +1259,9 @@ static void test_no_org_memo(void **st)
 static void test_keyed_memo(void **st)
 {
     (void)st;
-    struct ds_registry *reg = make_registry(ORGS, 2, NULL, 0, NULL, 0);
-    _Atomic(const struct ds_registry *) cur;
-    atomic_init(&cur, reg);
-    struct capture *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    struct ds_alert_sink sink = {.ctx = c, .post = capture_post};
-    const struct ds_shard_config cfg = {.hscan_dsts = 25,
-                                        .vscan_ports = 15,
-                                        .registry = &cur,
-                                        .alerts = &sink,
-                                        .alert_update_ns = UPDATE};
-    struct ds_shard sh;
-    struct ds_err err = {0};
-    assert_int_equal(ds_shard_init(&sh, 0, &cfg, NULL, &err), 0);
+    struct shard_fx *f = shard_fx_new();
+    struct capture *c = f->c;
+    struct ds_shard *sh = &f->sh;
     struct ds_pkt p[5] = {
         syn("198.51.100.7", "203.0.113.5", 23, T0),             /* internal: Uni's darknet */
         syn("198.51.100.7", "198.18.0.9", 23, T0 + SEC),        /* external: Corp's */
@@ -1272,20 +1272,20 @@ static void test_keyed_memo(void **st)
     uint64_t h[5];
     for (int i = 0; i < 5; i++) {
         h[i] = ds_hosttab_hash(&p[i].src);
-        ds_shard_ingest_batch(&sh, &p[i], &h[i], 1); /* one batch each: first reports at once */
+        ds_shard_ingest_batch(sh, &p[i], &h[i], 1); /* one batch each: first reports at once */
     }
-    uint32_t id = ds_hosttab_find(&sh.hosts, &p[0].src, h[0]);
+    uint32_t id = ds_hosttab_find(&sh->hosts, &p[0].src, h[0]);
     assert_true(id);
-    const struct ds_host *host = ds_hosttab_entry(&sh.hosts, id);
+    const struct ds_host *host = ds_hosttab_entry(&sh->hosts, id);
     assert_true(host->flags & DS_HF_KEYED);
     assert_false(host->flags & DS_HF_NO_ORG);
-    assert_int_equal(sh.matcher.matched, 5);
-    assert_int_equal(sh.matcher.count, 3); /* internal, external, backscatter */
-    assert_int_equal(c->n, 3);             /* the three first reports; the rest wait */
+    assert_int_equal(sh->matcher.matched, 5);
+    assert_int_equal(sh->matcher.count, 3); /* internal, external, backscatter */
+    assert_int_equal(c->n, 3);              /* the three first reports; the rest wait */
     check_key(&c->ev[0], 1, "198.51.100.7", DS_CASE_INTERNAL);
     check_key(&c->ev[1], 1, "198.51.100.7", DS_CASE_EXTERNAL);
     check_key(&c->ev[2], 1, "198.51.100.7", DS_CASE_BACKSCATTER);
-    ds_matcher_flush(&sh.matcher);
+    ds_matcher_flush(&sh->matcher);
     assert_int_equal(c->n, 5);
     check_key(&c->ev[3], 1, "198.51.100.7", DS_CASE_INTERNAL);
     assert_int_equal(c->ev[3].packets, 1);
@@ -1293,9 +1293,7 @@ static void test_keyed_memo(void **st)
     check_key(&c->ev[4], 1, "198.51.100.7", DS_CASE_EXTERNAL);
     assert_int_equal(c->ev[4].packets, 1);
     assert_int_equal(c->ev[4].last_ns, T0 + 4 * SEC);
-    ds_shard_free(&sh);
-    ds_registry_free(reg);
-    free(c);
+    shard_fx_free(f);
 }
 
 int main(void)
