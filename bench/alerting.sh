@@ -133,6 +133,10 @@ for _ in $(seq "$druns"); do
     fi
   done
 done
+if [ "$druns" -eq 0 ]; then
+  echo "the daemon: not run (BENCH_DAEMON_RUNS=0)"
+  exit 0
+fi
 echo "the daemon (darkscope run --replay --speed max --darknet $darknet, 1 thread, best of $druns):"
 row "floor: libpcap pcap_next_ex loop" "${best[floor]}"
 for tag in 0 10k; do

@@ -73,7 +73,7 @@ struct orgd { /* digest timers of one organisation */
 };
 
 /* The statements of the engine's hot writes, prepared once (engine thread only). */
-enum { ST_WRITE, ST_CONTRIB, ST_CREATE, ST_COUNT };
+enum { ST_WRITE, ST_CONTRIB, ST_CREATE, ST_ENQUEUE, ST_CLOSED, ST_DOS, ST_COUNT };
 
 struct ds_alerts {
     struct ds_alerts_config cfg;
@@ -418,11 +418,10 @@ static int load_open(struct ds_alerts *a)
 static struct rec *load_closed(struct ds_alerts *a, int64_t org, const struct ds_addr *addr,
                                enum ds_alert_case c)
 {
-    sqlite3_stmt *st;
     char text[DS_ADDR_STRLEN];
-    if (sqlite3_prepare_v2(a->db,
-                           "SELECT " REC_COLS " FROM alert WHERE org = ? AND addr = ? AND kase = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
+    sqlite3_stmt *st = cached(
+        a, ST_CLOSED, "SELECT " REC_COLS " FROM alert WHERE org = ? AND addr = ? AND kase = ?");
+    if (!st) {
         fail(a, "loading an alert");
         return NULL;
     }
@@ -430,7 +429,7 @@ static struct rec *load_closed(struct ds_alerts *a, int64_t org, const struct ds
     sqlite3_bind_text(st, 2, ds_addr_format(addr, text), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, (int)c);
     struct rec *r = sqlite3_step(st) == SQLITE_ROW ? rec_from_row(a, st) : NULL;
-    sqlite3_finalize(st);
+    sqlite3_reset(st); /* a cached read must not keep its snapshot */
     return r;
 }
 
@@ -459,15 +458,15 @@ static enum ds_severity severity(const struct rec *r)
  * an ingest has committed): 0 when there are none, or the count with their peak and start. */
 static int dos_attacks(struct ds_alerts *a, const struct rec *r, uint64_t *peak, uint64_t *start)
 {
-    sqlite3_stmt *st;
     char addr[DS_ADDR_STRLEN];
     ds_addr_format(&r->addr, addr);
-    if (sqlite3_prepare_v2(a->db,
-                           "SELECT count(*), max(peak_ppm), min(first_ns) FROM dos_attack"
-                           " WHERE victim = ?1 AND last_ns >= ?2 AND first_ns <= ?3 AND ingest IN"
-                           " (SELECT id FROM ingest WHERE status IN ('done', 'live', 'running',"
-                           " 'interrupted'))",
-                           -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st =
+        cached(a, ST_DOS,
+               "SELECT count(*), max(peak_ppm), min(first_ns) FROM dos_attack"
+               " WHERE victim = ?1 AND last_ns >= ?2 AND first_ns <= ?3 AND ingest IN"
+               " (SELECT id FROM ingest WHERE status IN ('done', 'live', 'running',"
+               " 'interrupted'))");
+    if (!st)
         return 0;
     sqlite3_bind_text(st, 1, addr, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->first_ns);
@@ -478,7 +477,7 @@ static int dos_attacks(struct ds_alerts *a, const struct rec *r, uint64_t *peak,
         *peak = (uint64_t)sqlite3_column_int64(st, 1);
         *start = (uint64_t)sqlite3_column_int64(st, 2);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return n;
 }
 
@@ -706,14 +705,14 @@ static int enqueue(struct ds_alerts *a, const struct ds_org *org, const char *me
                    int sev)
 {
     struct ds_err e = {0};
-    int rows = ds_outbox_enqueue(a->db, org,
-                                 &(struct ds_outbox_msg){.message_id = message_id,
-                                                         .subject = subject,
-                                                         .text = text,
-                                                         .json = json,
-                                                         .attachment = attachment,
-                                                         .severity = sev},
-                                 &e);
+    int rows = ds_outbox_enqueue_st(a->db, &a->st[ST_ENQUEUE], org,
+                                    &(struct ds_outbox_msg){.message_id = message_id,
+                                                            .subject = subject,
+                                                            .text = text,
+                                                            .json = json,
+                                                            .attachment = attachment,
+                                                            .severity = sev},
+                                    &e);
     if (rows < 0)
         return fail(a, "queueing a delivery");
     a->stats.outbox_rows += (uint64_t)rows;

@@ -34,41 +34,34 @@ static int db_fail(sqlite3 *db, struct ds_err *err, const char *org)
 int ds_outbox_enqueue(sqlite3 *db, const struct ds_org *org, const struct ds_outbox_msg *m,
                       struct ds_err *err)
 {
+    return ds_outbox_enqueue_st(db, NULL, org, m, err);
+}
+
+/* The rows of m, one per contact, through st (reset before each; the caller resets after). */
+static int enqueue_rows(sqlite3 *db, sqlite3_stmt *st, const struct ds_org *org,
+                        const struct ds_outbox_msg *m, struct ds_err *err)
+{
     char now[32];
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!m->message_id || !m->subject || !m->text || !m->json || !m->attachment)
-        return ds_err_set(err, -EINVAL,
-                          "queueing a delivery to %s: a part of the message is missing", org->name);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR IGNORE INTO outbox(created, key, message_id, org, contact,"
-                           " channel, address, secret, subject, text, json, attachment, severity)"
-                           " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(db, err, org->name);
     int rows = 0;
     for (size_t i = 0; i < org->n_contacts; i++) {
         const struct ds_contact *c = &org->contacts[i];
-        if (!c->channel || !c->address) {
-            sqlite3_finalize(st);
+        if (!c->channel || !c->address)
             return ds_err_set(err, -EINVAL,
                               "queueing a delivery to %s: contact %" PRId64
                               " has no channel or address",
                               org->name, c->id);
-        }
         if (!ds_org_uses_channel(org, c->channel))
             continue;
         char key[256];
         int kl = snprintf(key, sizeof key, "%s/%" PRId64, m->message_id, c->id);
-        if (kl < 0 || (size_t)kl >= sizeof key) {
-            sqlite3_finalize(st);
+        if (kl < 0 || (size_t)kl >= sizeof key)
             return ds_err_set(err, -EINVAL,
                               "queueing a delivery to %s: message id '%.40s...' is too long",
                               org->name, m->message_id);
-        }
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
@@ -86,13 +79,34 @@ int ds_outbox_enqueue(sqlite3 *db, const struct ds_org *org, const struct ds_out
         sqlite3_bind_text(st, 11, m->json, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 12, m->attachment, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 13, m->severity);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            int rc = db_fail(db, err, org->name);
-            sqlite3_finalize(st);
-            return rc;
-        }
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return db_fail(db, err, org->name);
         rows += sqlite3_changes(db) > 0;
     }
-    sqlite3_finalize(st);
     return rows;
+}
+
+int ds_outbox_enqueue_st(sqlite3 *db, sqlite3_stmt **cache, const struct ds_org *org,
+                         const struct ds_outbox_msg *m, struct ds_err *err)
+{
+    if (!m->message_id || !m->subject || !m->text || !m->json || !m->attachment)
+        return ds_err_set(err, -EINVAL,
+                          "queueing a delivery to %s: a part of the message is missing", org->name);
+    static const char sql[] = "INSERT OR IGNORE INTO outbox(created, key, message_id, org, contact,"
+                              " channel, address, secret, subject, text, json, attachment,"
+                              " severity) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = cache ? *cache : NULL;
+    if (!st && sqlite3_prepare_v3(db, sql, -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+                   SQLITE_OK)
+        return db_fail(db, err, org->name);
+    if (cache)
+        *cache = st;
+    int rc = enqueue_rows(db, st, org, m, err);
+    if (cache) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
+    return rc;
 }

@@ -9,6 +9,7 @@
 #include "core/err.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 struct ds_org;
 
 /* One message (the strings are the caller's; they are copied into the rows). */
@@ -31,5 +32,11 @@ bool ds_org_uses_channel(const struct ds_org *org, const char *channel);
  * row key; -EIO or -ENOSPC from the store. */
 int ds_outbox_enqueue(struct sqlite3 *db, const struct ds_org *org, const struct ds_outbox_msg *m,
                       struct ds_err *err);
+
+/* The same through a statement the caller keeps: *st is prepared on first use (persistent)
+ * and reset after, so a caller queueing thousands of messages prepares the INSERT once. The
+ * caller finalizes *st with the connection. st NULL: prepared and finalized per call. */
+int ds_outbox_enqueue_st(struct sqlite3 *db, struct sqlite3_stmt **st, const struct ds_org *org,
+                         const struct ds_outbox_msg *m, struct ds_err *err);
 
 #endif

@@ -330,6 +330,66 @@ static void test_enqueue_rows(void **st)
     assert_int_equal(err.code, 0);
 }
 
+/* The cached form: the statement is prepared once, kept, reset after every call (also after
+ * an error), and gives exactly the rows the per-call form gives. */
+static void test_enqueue_cached(void **st)
+{
+    (void)st;
+    char channels[] = "smtp,webhook";
+    struct ds_org org = city(channels);
+    struct ds_err err = {0};
+    sqlite3_stmt *cache = NULL;
+    time_t t0 = time(NULL);
+    assert_int_equal(ds_outbox_enqueue_st(F.db, &cache, &org, &MSG, &err), 2);
+    time_t t1 = time(NULL);
+    assert_non_null(cache);
+    sqlite3_stmt *first = cache;
+    struct want_row smtp = {
+        .key = "alert-42-1/11",
+        .message_id = "alert-42-1",
+        .org = 5,
+        .contact = 11,
+        .channel = "smtp",
+        .address = "soc@city.example",
+        .secret = NULL,
+        .subject = "[darkscope] Alert #42",
+        .text = "To: Example City\nAlert: 42\n",
+        .json = "{\"version\":1,\"id\":42}",
+        .attachment = "darkscope-alert-42.json",
+        .severity = 2,
+    };
+    row_is(&smtp, t0, t1);
+    /* reset after the call: not busy, no binding left behind */
+    assert_int_equal(sqlite3_stmt_busy(cache), 0);
+    char *sql = sqlite3_expanded_sql(cache);
+    assert_non_null(strstr(sql, "VALUES(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+                                " NULL, NULL, NULL, NULL)"));
+    sqlite3_free(sql);
+
+    /* again: nothing new, the same statement */
+    assert_int_equal(ds_outbox_enqueue_st(F.db, &cache, &org, &MSG, &err), 0);
+    assert_ptr_equal(cache, first);
+
+    /* an error in the middle (a contact without address) leaves the statement usable */
+    struct ds_contact bad[2] = {org.contacts[0], org.contacts[1]};
+    bad[1].address = NULL;
+    struct ds_org broken = org;
+    broken.contacts = bad;
+    broken.n_contacts = 2;
+    struct ds_outbox_msg other = MSG;
+    other.message_id = "alert-43-1";
+    assert_int_equal(ds_outbox_enqueue_st(F.db, &cache, &broken, &other, &err), -EINVAL);
+    assert_int_equal(sqlite3_stmt_busy(cache), 0);
+    assert_int_equal(qi("SELECT count(*) FROM outbox WHERE message_id = 'alert-43-1'"), 1);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ds_outbox_enqueue_st(F.db, &cache, &org, &other, &err), 1);
+    assert_int_equal(qi("SELECT count(*) FROM outbox"), 4);
+    assert_int_equal(qi("SELECT count(*) FROM outbox WHERE message_id = 'alert-43-1'"), 2);
+    assert_ptr_equal(cache, first);
+    sqlite3_finalize(cache);
+    assert_int_equal(err.code, 0);
+}
+
 static void test_enqueue_channels(void **st)
 {
     (void)st;
@@ -733,6 +793,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uses_channel),
         cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_channels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_failures, setup, teardown),
