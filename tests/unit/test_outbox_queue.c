@@ -186,6 +186,22 @@ static const struct ds_outbox_msg MSG = {
     .severity = 2,
 };
 
+/* MSG's row for the smtp contact of city() */
+static const struct want_row MSG_SMTP_ROW = {
+    .key = "alert-42-1/11",
+    .message_id = "alert-42-1",
+    .org = 5,
+    .contact = 11,
+    .channel = "smtp",
+    .address = "soc@city.example",
+    .secret = NULL,
+    .subject = "[darkscope] Alert #42",
+    .text = "To: Example City\nAlert: 42\n",
+    .json = "{\"version\":1,\"id\":42}",
+    .attachment = "darkscope-alert-42.json",
+    .severity = 2,
+};
+
 /* ---- ds_org_uses_channel ---- */
 
 static void test_uses_channel(void **st)
@@ -253,20 +269,7 @@ static void test_enqueue_rows(void **st)
     assert_int_equal(qi("SELECT count(*) FROM outbox"), 2);
     /* the syslog contact is not one of the organisation's channels */
     assert_int_equal(qi("SELECT count(*) FROM outbox WHERE contact = 13 OR channel = 'syslog'"), 0);
-    struct want_row smtp = {
-        .key = "alert-42-1/11",
-        .message_id = "alert-42-1",
-        .org = 5,
-        .contact = 11,
-        .channel = "smtp",
-        .address = "soc@city.example",
-        .secret = NULL,
-        .subject = "[darkscope] Alert #42",
-        .text = "To: Example City\nAlert: 42\n",
-        .json = "{\"version\":1,\"id\":42}",
-        .attachment = "darkscope-alert-42.json",
-        .severity = 2,
-    };
+    struct want_row smtp = MSG_SMTP_ROW;
     row_is(&smtp, t0, t1);
     struct want_row hook = smtp;
     hook.key = "alert-42-1/12";
@@ -344,20 +347,7 @@ static void test_enqueue_cached(void **st)
     time_t t1 = time(NULL);
     assert_non_null(cache);
     sqlite3_stmt *first = cache;
-    struct want_row smtp = {
-        .key = "alert-42-1/11",
-        .message_id = "alert-42-1",
-        .org = 5,
-        .contact = 11,
-        .channel = "smtp",
-        .address = "soc@city.example",
-        .secret = NULL,
-        .subject = "[darkscope] Alert #42",
-        .text = "To: Example City\nAlert: 42\n",
-        .json = "{\"version\":1,\"id\":42}",
-        .attachment = "darkscope-alert-42.json",
-        .severity = 2,
-    };
+    struct want_row smtp = MSG_SMTP_ROW;
     row_is(&smtp, t0, t1);
     /* reset after the call: not busy, no binding left behind */
     assert_int_equal(sqlite3_stmt_busy(cache), 0);
