@@ -795,6 +795,60 @@ static void test_receiver_recovers(void **st)
     stop_http();
 }
 
+/* Rows of one receiver go out as one batch: when the receiver is down, its first row counts a
+ * failed attempt and the rest of the batch waits with it (not counted, told why); the rows of
+ * another receiver are delivered meanwhile, their outcomes stored together. */
+static void test_batch_defers_with_receiver(void **st)
+{
+    (void)st;
+    char url[128], f1[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", free_port());
+    path_in(f1, sizeof f1, "alerts.jsonl");
+    int64_t w1 = add_row("alert-1-1", "webhook", url, "key", "pending", 0, 0);
+    int64_t w2 = add_row("alert-2-1", "webhook", url, "key", "pending", 0, 0);
+    int64_t w3 = add_row("alert-3-1", "webhook", url, "key", "pending", 0, 0);
+    int64_t other = add_row("alert-4-1", "webhook", url, "other-key", "pending", 0, 0);
+    for (int i = 0; i < 40; i++) { /* more than one batch */
+        char mid[32];
+        snprintf(mid, sizeof mid, "alert-%d-1", i + 5);
+        add_row(mid, "file", f1, NULL, "pending", 0, 0);
+    }
+    outbox_open(1, 5000, 10000, 2000);
+    int64_t t0 = wall_ms();
+    while (qi("SELECT count(*) FROM outbox WHERE state = 'done'") < 40 ||
+           qi("SELECT attempts FROM outbox WHERE id = %" PRId64, other) < 1) {
+        if (wall_ms() - t0 > 4000)
+            fail_msg("the batches were not handled in 4 s");
+        sleep_ms(5);
+    }
+    assert_int_equal(qi("SELECT attempts FROM outbox WHERE id = %" PRId64, w1), 1);
+    int64_t next = qi("SELECT next_ms FROM outbox WHERE id = %" PRId64, w1);
+    assert_true(next >= t0 + 3750);
+    for (int k = 0; k < 2; k++) {
+        int64_t id = k == 0 ? w2 : w3;
+        state_is(id, "pending");
+        assert_int_equal(qi("SELECT attempts FROM outbox WHERE id = %" PRId64, id), 0);
+        assert_int_equal(qi("SELECT next_ms FROM outbox WHERE id = %" PRId64, id), next);
+        char *e = qs("SELECT last_error FROM outbox WHERE id = %" PRId64, id);
+        assert_non_null(e);
+        assert_non_null(strstr(e, "not tried: alert-1-1 failed just before: "));
+        assert_non_null(strstr(e, url));
+        free(e);
+    }
+    /* another secret is another receiver: tried on its own */
+    char *e = qs("SELECT last_error FROM outbox WHERE id = %" PRId64, other);
+    assert_non_null(e);
+    assert_null(strstr(e, "not tried"));
+    free(e);
+    json_t *l = lines_of(f1);
+    assert_int_equal(json_array_size(l), 40);
+    json_decref(l);
+    assert_int_equal(qi("SELECT count(*) FROM outbox WHERE state = 'done' AND attempts = 1"), 40);
+    const struct ds_outbox_stats *s = ds_outbox_stats(F.o);
+    assert_int_equal(atomic_load(&s->delivered), 40);
+    assert_int_equal(atomic_load(&s->failures), 2);
+}
+
 /* ---- the alert engine's rows, delivered ---- */
 
 static void test_engine_to_outbox(void **st)
@@ -894,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counters_many_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hanging_receiver_blocks_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_defers_with_receiver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receiver_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_to_outbox, setup, teardown),
     };
